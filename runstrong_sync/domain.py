@@ -243,6 +243,19 @@ class StrengthSession:
     kind: str = "full"  # full, or light (core and hips only)
     status: SessionStatus = SessionStatus.PLANNED
     sequence: int = 0
+    changed_at: datetime | None = None  # the last real change: DTSTAMP and LAST-MODIFIED
+
+    def same_content(self, other: StrengthSession) -> bool:
+        """Equal in everything a calendar shows; SEQUENCE rises only when this is False."""
+        return (
+            self.start == other.start
+            and self.duration_min == other.duration_min
+            and self.focus == other.focus
+            and self.exercises == other.exercises
+            and self.why == other.why
+            and self.kind == other.kind
+            and self.status == other.status
+        )
 
     @property
     def end(self) -> datetime:
