@@ -1,0 +1,107 @@
+"""Open the database, migrate it, and hand out transactional sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from runstrong_sync.errors import DatabaseError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (the feed server) never block the sync
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed together, or rolled back together."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except OperationalError as exc:
+            session.rollback()
+            raise DatabaseError(
+                f"The database {self.url} could not be written: {exc.orig}.",
+                ["If another program holds it locked, try again when it has finished."],
+            ) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    try:
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+    except (ArgumentError, SQLAlchemyError, OSError, ImportError) as exc:
+        raise DatabaseError(
+            f"The database URL {url!r} cannot be used: {exc}.",
+            ["Set database.url in the configuration (or RUNSTRONG_DATABASE_URL) to a SQLAlchemy URL."],
+        ) from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    database = Database(engine)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        if migrate:
+            upgrade(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise DatabaseError(
+            f"The database {database.url} cannot be opened: {exc.orig}.",
+            ["Check that the file or server exists and is readable, and that the URL is right."],
+        ) from exc
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise DatabaseError(f"The database {database.url} is not usable: {exc}.") from exc
+    return database
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (a no-op when it is there already)."""
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def table_names(engine: Engine) -> list[str]:
+    return sorted(inspect(engine).get_table_names())
