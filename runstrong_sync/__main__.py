@@ -1,0 +1,3 @@
+from runstrong_sync.cli import main
+
+main()

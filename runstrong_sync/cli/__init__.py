@@ -1,0 +1,66 @@
+"""The `runstrong-sync` command line: one group, one error handler, commands in submodules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from runstrong_sync.cli.app import App, parse_today, setup_logging, today_from_env
+from runstrong_sync.errors import ExitStatus, RunstrongError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (default: $RUNSTRONG_CONFIG, then the user config dir).",
+)
+@click.option(
+    "--today", metavar="YYYY-MM-DD", help="Pin 'today' for reproducible runs (also RUNSTRONG_TODAY)."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Debug output, and tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, today: str | None, verbose: bool) -> None:
+    """Strength sessions placed around your running, published as a calendar feed."""
+    app = App(config_path=config_path, verbose=verbose)
+    setup_logging(verbose, app.errors)
+    app.today = parse_today(today or today_from_env())
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: the single place where errors become messages and exit statuses."""
+    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    try:
+        status = cli.main(args=argv, prog_name="runstrong-sync", standalone_mode=False)
+    except RunstrongError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        if verbose:
+            raise
+        sys.exit(int(exc.exit_status))
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if verbose:
+            raise
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {exc}\nRun again with -v for the full traceback.",
+            err=True,
+        )
+        sys.exit(int(ExitStatus.FAILED))
+    sys.exit(int(status) if isinstance(status, int) else 0)
+
+
+# Commands register themselves on `cli` when their module is imported.
+from runstrong_sync.cli import core  # noqa: E402,F401

@@ -1,0 +1,83 @@
+"""Shared state of one command-line invocation: options, configuration, database, console."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+
+from runstrong_sync import pipeline
+from runstrong_sync.config import Config, load_config
+from runstrong_sync.errors import ConfigError
+from runstrong_sync.storage.db import Database, open_database
+
+
+@dataclass
+class App:
+    config_path: Path | None = None
+    today: date | None = None
+    verbose: bool = False
+    console: Console = field(default_factory=lambda: Console())
+    errors: Console = field(default_factory=lambda: Console(stderr=True))
+    _config: Config | None = None
+    _db: Database | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def use_config(self, config: Config) -> None:
+        self._config = config
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = open_database(self.config.database_url)
+        return self._db
+
+    def now(self) -> datetime:
+        return pipeline.now_for(self.today, self.config)
+
+    def athlete(self) -> int:
+        return pipeline.athlete_id(self.db, self.config, self.now())
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+
+
+def parse_today(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"--today / RUNSTRONG_TODAY must be a date like 2026-11-25, not {value!r}."
+        ) from exc
+
+
+def setup_logging(verbose: bool, console: Console) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING
+    handler = RichHandler(console=console, show_path=False, show_time=verbose, markup=False)
+    logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
+    for noisy in ("alembic", "urllib3", "stravalib", "sqlalchemy", "watchdog"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def today_from_env() -> str | None:
+    return os.environ.get("RUNSTRONG_TODAY") or None

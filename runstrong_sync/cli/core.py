@@ -1,0 +1,312 @@
+"""The everyday commands: demo, sync, import, activities, plan, feed, label, reclassify, zones."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from runstrong_sync import pipeline, render
+from runstrong_sync.cli import cli
+from runstrong_sync.cli.app import App, pass_app
+from runstrong_sync.config import Config
+from runstrong_sync.domain import Label
+from runstrong_sync.errors import ConfigError, ExitStatus, RunstrongError
+from runstrong_sync.sources import Progress as ProgressCallback
+from runstrong_sync.storage import repo
+
+DEMO_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
+DEMO_ATHLETE = {
+    "name": "Demo runner",
+    "time_zone": "Europe/Berlin",
+    "max_hr": 188,
+    "threshold_hr": 168,
+    "resting_hr": 50,
+    "threshold_pace": "4:15",
+    "experience": "beginner",
+    "equipment": ["bodyweight", "bands", "dumbbells"],
+}
+
+
+@contextmanager
+def progress_bar(app: App, what: str) -> Iterator[ProgressCallback]:
+    """A progress bar on stderr for people; nothing when output is not a terminal."""
+    if not app.errors.is_terminal:
+        yield lambda done, total, name: None
+        return
+    columns = (
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[name]}"),
+    )
+    with Progress(*columns, console=app.errors, transient=True) as bar:
+        task = bar.add_task(what, total=None, name="")
+
+        def update(done: int, total: int | None, name: str) -> None:
+            bar.update(task, completed=done, total=total, name=name)
+
+        yield update
+
+
+def _finish(app: App, report: pipeline.SyncReport, *, quiet: bool) -> int:
+    render.print_rejections(app.errors, report.rejected)
+    if not quiet:
+        for source in report.sources:
+            app.console.print(source.summary(), highlight=False)
+        app.console.print(
+            f"labels changed: {report.relabelled}; plan: {report.plan_changes}; "
+            f"feed {'written' if report.feed_changed else 'unchanged'}: {report.feed_path}",
+            highlight=False,
+        )
+    if report.rejected:
+        app.errors.print(
+            f"{len(report.rejected)} input(s) were set aside; see the reasons above "
+            f"(exit status {int(ExitStatus.REJECTED_INPUT)}).",
+            highlight=False,
+        )
+    return int(report.exit_status)
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runstrong-demo"),
+    show_default=True,
+    help="Folder for the demo's database and feed.",
+)
+@pass_app
+def demo(app: App, out_dir: Path) -> int:
+    """Run the whole job on the bundled sample data: import, label, plan, write the feed."""
+    if not DEMO_FIXTURES.is_dir():
+        raise RunstrongError(
+            f"The sample data is missing ({DEMO_FIXTURES}).",
+            ["Run the demo from a clone of the project, installed with `pip install -e .`."],
+        )
+    out_dir = out_dir.resolve()
+    config = Config.model_validate(
+        {
+            "athlete": DEMO_ATHLETE,
+            "data_dir": str(out_dir),
+            "database": {"url": f"sqlite:///{out_dir / 'runstrong.sqlite'}"},
+            "feed": {"path": str(out_dir / "runstrong.ics"), "name": "Strength for running (demo)"},
+            "sources": {"fit": {"enabled": False}},
+        }
+    )
+    app.use_config(config)
+    clock = pipeline.now_for(app.today, config)
+    athlete = pipeline.athlete_id(app.db, config, clock)
+    with progress_bar(app, "importing") as progress:
+        imported = pipeline.import_paths(app.db, athlete, config, [DEMO_FIXTURES], clock, progress)
+    today = app.today or _day_after_newest(app)
+    now = pipeline.now_for(today, config)
+    report = pipeline.sync(config, app.db, now=now, sources=[])
+    report.sources.insert(0, imported)
+    athlete = pipeline.athlete_id(app.db, config, now)
+    with app.db.transaction() as session:
+        items = repo.labelled_activities(session, athlete)
+    app.console.print(render.activities_table(items))
+    _print_plan(app, athlete, today, 14, explain=False)
+    app.console.print(
+        f"Demo as of {today.isoformat()} (pin another day with --today).\n"
+        f"Database: {out_dir / 'runstrong.sqlite'}\n"
+        f"Calendar feed: {report.feed_path}",
+        highlight=False,
+    )
+    return _finish(app, report, quiet=True)
+
+
+def _day_after_newest(app: App) -> date:
+    with app.db.transaction() as session:
+        rows = repo.activity_rows(session, app.athlete())
+    if not rows:
+        return date.today()
+    return max(repo.row_to_activity(r).local_date for r in rows) + timedelta(days=1)
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True, help="Only this connector (repeatable): fit, strava...")
+@pass_app
+def sync(app: App, sources: tuple[str, ...]) -> int:
+    """Run every configured connector, then classify, plan and write the feed (the nightly job).
+
+    Quiet on success (cron mails whatever is printed); -v shows what happened.
+    """
+    report = pipeline.sync(app.config, app.db, now=app.now(), sources=list(sources) or None)
+    return _finish(app, report, quiet=not app.verbose)
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_app
+def import_(app: App, paths: tuple[Path, ...]) -> int:
+    """Import files or folders now (FIT; bad files are set aside in a rejected/ folder)."""
+    with progress_bar(app, "importing") as progress:
+        report = pipeline.sync(
+            app.config, app.db, now=app.now(), sources=[], import_paths=list(paths), progress=progress
+        )
+    return _finish(app, report, quiet=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
+@click.option("--days", type=click.IntRange(min=1), default=None, help="Only the last N days.")
+@pass_app
+def activities(app: App, as_json: bool, days: int | None) -> int:
+    """Every activity with source, start, duration, distance, label, confidence and reasons."""
+    since = app.now() - timedelta(days=days) if days else None
+    with app.db.transaction() as session:
+        items = repo.labelled_activities(session, app.athlete(), since)
+    if as_json:
+        click.echo(json.dumps([render.activity_json(i) for i in items], indent=2, ensure_ascii=False))
+    else:
+        app.console.print(render.activities_table(items))
+    return 0
+
+
+def _print_plan(app: App, athlete: int, today: date, days: int, *, explain: bool) -> None:
+    sessions = [
+        s
+        for s in pipeline.stored_sessions(app.db, athlete)
+        if today <= s.start.date() < today + timedelta(days=days)
+    ]
+    with app.db.transaction() as session:
+        notes = repo.get_state(session, athlete, pipeline.PLAN_NOTES_KEY) or {}
+    app.console.print(
+        render.plan_table(
+            sessions,
+            notes.get("runs", []),
+            notes.get("days", {}),
+            today,
+            days,
+            explain=explain,
+            week_notes=notes.get("weeks", {}),
+        )
+    )
+
+
+@cli.command()
+@click.option("--days", type=click.IntRange(1, 28), default=14, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
+@click.option("--why", "explain", is_flag=True, help="Explain each day that has no session.")
+@pass_app
+def plan(app: App, days: int, as_json: bool, explain: bool) -> int:
+    """The upcoming strength sessions: date, time, focus, exercises and why that day."""
+    now = app.now()
+    athlete = app.athlete()
+    pipeline.replan(app.db, athlete, app.config, now)
+    today = now.date()
+    if as_json:
+        sessions = [
+            s
+            for s in pipeline.stored_sessions(app.db, athlete)
+            if today <= s.start.date() < today + timedelta(days=days)
+        ]
+        click.echo(json.dumps([render.session_json(s) for s in sessions], indent=2, ensure_ascii=False))
+    else:
+        _print_plan(app, athlete, today, days, explain=explain)
+    return 0
+
+
+@cli.group(invoke_without_command=True)
+@click.option(
+    "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the feed."
+)
+@click.pass_context
+def feed(ctx: click.Context, out_path: Path | None) -> int:
+    """Write the calendar feed (default: feed.path in the configuration)."""
+    if ctx.invoked_subcommand is not None:
+        return 0
+    app: App = ctx.obj
+    path, changed = pipeline.publish(app.db, app.athlete(), app.config, app.now(), out_path)
+    app.console.print(f"{'written' if changed else 'unchanged'}: {path}", highlight=False)
+    return 0
+
+
+@cli.command()
+@pass_app
+def reclassify(app: App) -> int:
+    """Relabel every activity from stored numbers (after changing zones); no file or Strava is read."""
+    now = app.now()
+    athlete = app.athlete()
+    changed = pipeline.relabel(app.db, athlete, app.config, now, everything=True)
+    pipeline.replan(app.db, athlete, app.config, now)
+    app.console.print(f"labels changed: {changed}")
+    return 0
+
+
+@cli.command()
+@click.argument("activity_id", type=int)
+@click.argument("label", type=click.Choice(["easy", "hard", "long", "auto"]))
+@pass_app
+def label(app: App, activity_id: int, label: str) -> int:
+    """Set a run's label yourself (kept across syncs and relabelling); 'auto' gives it back."""
+    athlete = app.athlete()
+    with app.db.transaction() as session:
+        row = repo.set_override(session, athlete, activity_id, None if label == "auto" else Label(label))
+        if row is None:
+            raise ConfigError(
+                f"No activity with id {activity_id}.", ["`runstrong-sync activities` lists the ids."]
+            )
+    pipeline.relabel(app.db, athlete, app.config, app.now())
+    pipeline.replan(app.db, athlete, app.config, app.now())
+    app.console.print(f"activity {activity_id}: {label}")
+    return 0
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def zones(app: App, as_json: bool) -> int:
+    """The heart-rate and pace thresholds in use, and where each number came from."""
+    current = pipeline.current_zones(app.db, app.athlete(), app.config)
+    rows: list[dict[str, Any]] = []
+    for name, value in (
+        ("max_hr", current.max_hr),
+        ("threshold_hr", current.threshold_hr),
+        ("resting_hr", current.resting_hr),
+        ("threshold_speed_mps", current.threshold_speed_mps),
+    ):
+        rows.append(
+            {
+                "name": name,
+                "value": value.value if value else None,
+                "source": value.source.value if value else None,
+                "method": value.method if value else None,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title="Zones in use", title_justify="left")
+    for column in ("Threshold", "Value", "Source", "How"):
+        table.add_column(column)
+    for row in rows:
+        value = row["value"]
+        shown = (
+            "-"
+            if value is None
+            else (
+                f"{value:.2f} m/s ({render_pace(value)})"
+                if row["name"] == "threshold_speed_mps"
+                else f"{value:.0f} bpm"
+            )
+        )
+        table.add_row(row["name"], shown, row["source"] or "-", row["method"] or "not known")
+    app.console.print(table)
+    return 0
+
+
+def render_pace(speed_mps: float) -> str:
+    seconds = round(1000 / speed_mps)
+    return f"{seconds // 60}:{seconds % 60:02d}/km"
