@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from runstrong_sync.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+FIT = FIXTURES / "fit"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated data dir and no user configuration."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("RUNSTRONG_DATA_DIR", str(data))
+    monkeypatch.setenv("RUNSTRONG_CONFIG", str(tmp_path / "config.toml"))
+    (tmp_path / "config.toml").write_text('[athlete]\ntime_zone = "Europe/Berlin"\n', encoding="utf-8")
+    for name in ("RUNSTRONG_TODAY", "RUNSTRONG_DATABASE_URL", "RUNSTRONG_FIT_INBOX"):
+        monkeypatch.delenv(name, raising=False)
+    return data
+
+
+def run_cli(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def fit_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder with good and bad FIT files, copied so the test may move them."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for name in (
+        "running/activity-small-fenix2-run.fit",
+        "running/run_with_coordinates.fit",
+        "synthetic/synthetic_intervals.fit",
+        "other_sports/2016-04-09-13-19-18.fit",
+        "corrupt/activity-filecrc.fit",
+        "corrupt/run_with_coordinates_truncated60.fit",
+        "other_sports/Settings.fit",
+    ):
+        shutil.copy(FIT / name, folder / Path(name).name)
+    (folder / "notes.fit").write_text("this is not a FIT file\n", encoding="utf-8")
+    yield folder
+
+
+def run_main(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real command in its own process: exit statuses and output as cron sees them."""
+    import os
+    import subprocess
+    import sys
+
+    environ = dict(os.environ)
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "runstrong_sync", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=cwd,
+        timeout=300,
+        check=False,
+    )

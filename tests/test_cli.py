@@ -1,0 +1,54 @@
+"""Every command answers --help; errors become one message and a documented exit status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from conftest import run_cli, run_main
+
+from runstrong_sync.cli import cli
+from runstrong_sync.errors import ExitStatus
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found += _commands(command, (*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("path", _commands(cli))
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    result = run_cli(*path, "--help")
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_bad_config_is_one_message_not_a_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[planner]\nmax_sessions = 9\n", encoding="utf-8")
+    result = run_main("--config", str(config), "activities")
+    assert result.returncode == ExitStatus.CONFIG
+    assert "planner.max_sessions" in result.stderr and str(config) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_database_is_one_message(tmp_path: Path, env: Path) -> None:
+    result = run_main("activities", env={"RUNSTRONG_DATABASE_URL": "nosuchdialect://x"})
+    assert result.returncode == ExitStatus.DATABASE, result.stderr
+    assert "nosuchdialect" in result.stderr and "Traceback" not in result.stderr
+    not_a_db = tmp_path / "text.sqlite"
+    not_a_db.write_text("hello, I am not a database" * 100, encoding="utf-8")
+    result = run_main("activities", env={"RUNSTRONG_DATABASE_URL": f"sqlite:///{not_a_db}"})
+    assert result.returncode == ExitStatus.DATABASE, result.stderr
+    assert str(not_a_db) in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_today_is_a_clear_message(env: Path) -> None:
+    result = run_main("--today", "25/11/2026", "plan")
+    assert result.returncode == ExitStatus.CONFIG
+    assert "--today" in result.stderr
