@@ -23,7 +23,7 @@ class App:
     config_path: Path | None = None
     today: date | None = None
     verbose: bool = False
-    console: Console = field(default_factory=lambda: Console())
+    console: Console = field(default_factory=lambda: _console())
     errors: Console = field(default_factory=lambda: Console(stderr=True))
     _config: Config | None = None
     _db: Database | None = None
@@ -77,6 +77,14 @@ def setup_logging(verbose: bool, console: Console) -> None:
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+def _console() -> Console:
+    """Tables stay readable when piped: at least 120 columns unless COLUMNS says otherwise."""
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = max(console.width, 120)
+    return console
 
 
 def today_from_env() -> str | None:
