@@ -303,12 +303,13 @@ def _options(group: str, drop_heavy: bool) -> list[Movement]:
     return [m for m in every if not (drop_heavy and m.heavy)] or every
 
 
+@functools.lru_cache(maxsize=4096)
 def build_exercises(
-    emphasis: Sequence[str],
+    emphasis: tuple[str, ...],
     *,
     rotation: int,
     experience: str,
-    equipment: Sequence[str],
+    equipment: tuple[str, ...],
     week_in_block: int,
     light: bool = False,
     taper_factor: float = 1.0,
@@ -344,6 +345,16 @@ def build_exercises(
         options = [m for m in _options(emphasis[0], drop_heavy) if m.name not in used_names]
         if options:
             movement = options[rotation % len(options)]
+            used_names.add(movement.name)
+            chosen.append(make(movement))
+    # A session too short to be worth the changeover gets one more movement (never in a taper).
+    for group in (*emphasis[1:], *GROUPS):
+        if session_minutes(chosen) >= FULL_MINUTES[0] or taper_factor < 1:
+            break
+        options = [m for m in _options(group, drop_heavy) if m.name not in used_names]
+        if options:
+            movement = options[rotation % len(options)]
+            used_names.add(movement.name)
             chosen.append(make(movement))
     if experience == "experienced" and not drop_heavy and taper_factor >= 1:
         plyos = _options("plyometrics", drop_heavy=False)

@@ -305,6 +305,9 @@ class _Week:
         for run in runs:
             self.by_day[run.day] = (*self.by_day.get(run.day, ()), run)
         self._cache: dict[date, _Day] = {}
+        self.races: dict[date, Race] = {}
+        for race in sorted(settings.races, key=lambda r: r.priority, reverse=True):
+            self.races[race.day] = race  # the highest priority on a day wins
 
     def runs_on(self, day: date) -> tuple[DayRun, ...]:
         return self.by_day.get(day, ())
@@ -318,8 +321,8 @@ class _Week:
         s = self.settings
         same = self.runs_on(day)
         after = self.runs_on(day + timedelta(days=1))
-        race = _race_on(day, s.races)
-        race_next = _race_on(day + timedelta(days=1), s.races)
+        race = self.races.get(day)
+        race_next = self.races.get(day + timedelta(days=1))
         start = _start_time(day, same, s)
         full: str | None = None
         light: str | None = None
@@ -359,13 +362,9 @@ class _Week:
         return _Day(day, same, full, light, start, score)
 
 
-def _race_on(day: date, races: Sequence[Race]) -> Race | None:
-    return next((r for r in sorted(races, key=lambda r: r.priority) if r.day == day), None)
-
-
 def _about(run: DayRun) -> str:
     if run.source == "plan":
-        return f" ({run.title}, from your training plan)"
+        return f" ({run.title}, from your training plan)" if run.title else " (from your training plan)"
     if run.expected and run.title:
         return f" ({run.title})"
     return ""
@@ -713,7 +712,8 @@ def _why(
     if upcoming:
         nxt = upcoming[0]
         gap_days = (nxt.day - day).days
-        tail = f"; the next {nxt.kind} is {gap_days} days later ({WEEKDAY_NAMES[nxt.day.weekday()]})"
+        when = "the next day" if gap_days == 1 else f"{gap_days} days later"
+        tail = f"; the next {nxt.kind} is {when} ({WEEKDAY_NAMES[nxt.day.weekday()]})"
     else:
         tail = "; no hard or long run follows the next day"
     extra = ""
@@ -745,6 +745,17 @@ def _note_change(
         info = week.info(old_day)
         reason = (info.full_block if before.kind == "full" else info.light_block) or "a better day"
         when = f"{WEEKDAY_NAMES[old_day.weekday()]} {old_day.isoformat()}"
+        return replace(session, why=f"{session.why}{MOVED_MARKER}{when}: {reason}.")
+    old_time = before.start.astimezone(zone).time()
+    new_time = session.start.astimezone(zone).time()
+    if old_time != new_time and before.kind == kind:
+        earliest = week.info(day).start
+        reason = (
+            "the day's run now needs a longer gap before strength"
+            if earliest is not None and old_time < earliest
+            else "the earliest time after the day's run"
+        )
+        when = old_time.isoformat(timespec="minutes")
         return replace(session, why=f"{session.why}{MOVED_MARKER}{when}: {reason}.")
     if before.kind != kind:
         info = week.info(day)
