@@ -580,6 +580,8 @@ def _choose(
             kept = len(preferred.intersection(combo))
             score = sum(week.info(d).score for d in combo)
             spread = min(((b - a).days for a, b in itertools.pairwise(every)), default=7)
+            if len(combo) > 1:  # the same days recur next week: Monday and Sunday are not spread out
+                spread = min(spread, (combo[0] - combo[-1]).days + 7)
             key = (kept, score, spread, tuple(-d.toordinal() for d in combo))
             if best_key is None or key > best_key:
                 best_key, best = key, combo
