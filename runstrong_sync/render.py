@@ -139,8 +139,15 @@ def plan_table(
         if not by_day.get(key) and explain and key in notes:
             cell.append(f"No session: {notes[key]}", style="dim")
         table.add_row(day.strftime("%a %d %b"), run_text, cell)
-    if week_notes:
-        table.caption = "\n".join(week_notes.values())
+    shown = {
+        key: note
+        for key, note in (week_notes or {}).items()
+        if today - timedelta(days=6) <= date.fromisoformat(key) < today + timedelta(days=days)
+    }
+    if shown:
+        table.caption = "\n".join(
+            f"Week of {date.fromisoformat(key):%a %d %b}: {note}" for key, note in sorted(shown.items())
+        )
     return table
 
 
