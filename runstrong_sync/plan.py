@@ -457,9 +457,10 @@ def plan(
         day = local_day(old)
         if old.start < local_now or day in done_days:
             fixed.append(old)
+    settled = {s.uid for s in fixed}
     for old in sorted(previous, key=lambda s: (s.start, s.uid)):
         day = local_day(old)
-        if old in fixed or old.start >= stable_until or day > last + timedelta(days=6):
+        if old.uid in settled or old.start >= stable_until or day > last + timedelta(days=6):
             continue
         if _still_legal(old, day, week, fixed, done_days, settings):
             fixed.append(old)
@@ -636,7 +637,9 @@ def reconcile(
         if before is None:
             out.append(replace(session, sequence=0, changed_at=now))
         elif before.same_content(session):
-            out.append(replace(session, sequence=before.sequence, changed_at=before.changed_at))
+            if (session.sequence, session.changed_at) != (before.sequence, before.changed_at):
+                session = replace(session, sequence=before.sequence, changed_at=before.changed_at)
+            out.append(session)
         else:
             out.append(replace(session, sequence=before.sequence + 1, changed_at=now))
     return out
@@ -789,7 +792,9 @@ def _with_status(
 ) -> StrengthSession:
     day = session.start.astimezone(zone).date()
     if day in strength_days:
-        return replace(session, status=SessionStatus.DONE)
-    if session.end < now:
-        return replace(session, status=SessionStatus.MISSED)
-    return replace(session, status=SessionStatus.PLANNED)
+        status = SessionStatus.DONE
+    elif session.end < now:
+        status = SessionStatus.MISSED
+    else:
+        status = SessionStatus.PLANNED
+    return session if session.status is status else replace(session, status=status)
