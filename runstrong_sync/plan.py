@@ -524,10 +524,6 @@ def plan(
             if day in session_days or day < today:
                 continue
             result.notes[day] = _day_note(day, week, occupied, done_days, settings)
-        for old in old_week:
-            moved_from = local_day(old)
-            if moved_from not in session_days and moved_from >= today:
-                result.notes[moved_from] = _day_note(moved_from, week, occupied, done_days, settings)
         monday += timedelta(days=7)
 
     # Past sessions outside the planned weeks are kept as they were.
