@@ -12,6 +12,7 @@ from typing import Any
 
 from runstrong_sync import classify as classifier
 from runstrong_sync import plan as planner
+from runstrong_sync import upcoming
 from runstrong_sync.config import WEEKDAYS, Config
 from runstrong_sync.domain import Label, StrengthSession, Zones
 from runstrong_sync.errors import ExitStatus
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = "default"
 RELABEL_WINDOW_DAYS = 56  # labels that depend on recent history are refreshed this far back
 PLAN_NOTES_KEY = "plan.notes"
+UPCOMING_KEY = "plan.upcoming"  # the last good copy of the training plan's events
 
 
 @dataclass
@@ -222,19 +224,48 @@ def day_runs(db: Database, athlete: int, since: datetime) -> tuple[list[planner.
             if not activity.is_run:
                 continue
             end = (activity.start_local + timedelta(seconds=activity.elapsed_s)).time()
-            runs.append(planner.DayRun(day, label.label, hard=label.counts_as_hard, end=end))
+            runs.append(
+                planner.DayRun(
+                    day, label.label, hard=label.counts_as_hard, end=end, title=activity.name or ""
+                )
+            )
     return runs, strength
 
 
+def upcoming_events(
+    db: Database, athlete: int, config: Config, now: datetime, http_session: Any = None
+) -> list[planner.PlannedEvent]:
+    """The training plan's events, or the last good copy when the feed cannot be read now."""
+    source = config.planner.upcoming_runs_ics
+    if not source:
+        return []
+    today = now.astimezone(config.athlete.zone).date()
+    try:
+        events = upcoming.read_upcoming(source, config.athlete.zone, today, http_session=http_session)
+    except upcoming.UpcomingRunsError as exc:
+        log.warning("%s", exc)
+        with db.transaction() as session:
+            cached = repo.get_state(session, athlete, UPCOMING_KEY) or {}
+        if cached.get("source") != source:
+            return []
+        return upcoming.events_from_json(cached.get("events", []))
+    with db.transaction() as session:
+        repo.set_state(
+            session, athlete, UPCOMING_KEY, {"source": source, "events": upcoming.events_to_json(events)}, now
+        )
+    return events
+
+
 def replan(
-    db: Database, athlete: int, config: Config, now: datetime
+    db: Database, athlete: int, config: Config, now: datetime, http_session: Any = None
 ) -> tuple[planner.PlanResult, dict[str, int]]:
     settings = plan_settings(config)
     today = now.astimezone(settings.zone).date()
     since = now - timedelta(weeks=config.planner.history_weeks + 1)
     done, strength_days = day_runs(db, athlete, since)
     expected = planner.predict_runs(done, today, weeks=config.planner.history_weeks)
-    runs = planner.merge_runs(done, expected, today)
+    planned = planner.planned_runs(upcoming_events(db, athlete, config, now, http_session), settings.zone)
+    runs = planner.merge_runs(done, expected, today, planned)
     with db.transaction() as session:
         previous = repo.load_sessions(session, athlete)
         result = planner.plan(
@@ -254,6 +285,8 @@ def replan(
                         "label": r.label.value,
                         "hard": r.hard,
                         "expected": r.expected,
+                        "source": r.source,
+                        "end": r.end.isoformat(timespec="minutes") if r.end else None,
                         "title": r.title,
                     }
                     for r in runs
@@ -314,6 +347,6 @@ def sync(
     if import_paths:
         report.sources.append(_import(db, athlete, context, import_paths))
     report.relabelled = relabel(db, athlete, config, now)
-    _, report.plan_changes = replan(db, athlete, config, now)
+    _, report.plan_changes = replan(db, athlete, config, now, http_session)
     report.feed_path, report.feed_changed = publish(db, athlete, config, now, feed_path)
     return report

@@ -94,6 +94,18 @@ def activities_table(items: Sequence[LabelledActivity]) -> Table:
     return table
 
 
+def run_line(run: Mapping[str, Any]) -> str:
+    """One run of the plan view: label, whether it is done, planned or expected, and its name."""
+    label = Label(run["label"]).value
+    if run.get("hard") and label != "hard":
+        label += ", planned around as hard"
+    source = run.get("source") or ("pattern" if run.get("expected") else "done")
+    status = {"done": "done", "plan": "planned", "pattern": "expected"}.get(source, source)
+    title = run.get("title") or ""
+    end = f" until {run['end']}" if run.get("end") and source != "pattern" else ""
+    return f"{label} ({status}{end}){': ' + title if title else ''}"
+
+
 def plan_table(
     sessions: Sequence[StrengthSession],
     runs: Sequence[Mapping[str, Any]],
@@ -116,9 +128,7 @@ def plan_table(
         key = day.isoformat()
         run_text = Text()
         for run in (r for r in runs if r["day"] == key):
-            label = Label(run["label"])
-            word = f"{label.value} (expected)" if run.get("expected") else label.value
-            run_text.append(word + "\n", style=LABEL_STYLES[label])
+            run_text.append(run_line(run) + "\n", style=LABEL_STYLES[Label(run["label"])])
         cell = Text()
         for session in by_day.get(key, []):
             cell.append(f"{session.start:%H:%M} {session.title}", style="bold")
@@ -129,8 +139,15 @@ def plan_table(
         if not by_day.get(key) and explain and key in notes:
             cell.append(f"No session: {notes[key]}", style="dim")
         table.add_row(day.strftime("%a %d %b"), run_text, cell)
-    if week_notes:
-        table.caption = "\n".join(week_notes.values())
+    shown = {
+        key: note
+        for key, note in (week_notes or {}).items()
+        if today - timedelta(days=6) <= date.fromisoformat(key) < today + timedelta(days=days)
+    }
+    if shown:
+        table.caption = "\n".join(
+            f"Week of {date.fromisoformat(key):%a %d %b}: {note}" for key, note in sorted(shown.items())
+        )
     return table
 
 
