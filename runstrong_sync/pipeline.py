@@ -302,11 +302,14 @@ def sync(
     feed_path: Path | None = None,
     progress: Progress | None = None,
     http_session: Any = None,
+    options: dict[str, Any] | None = None,
 ) -> SyncReport:
     """Run every configured connector (or ``sources``), then classify, plan and publish."""
     report = SyncReport()
     athlete = athlete_id(db, config, now)
-    context = make_context(db, athlete, config, now, progress, http_session=http_session)
+    context = make_context(
+        db, athlete, config, now, progress, http_session=http_session, options=options or {}
+    )
     names = list(enabled_sources(config) if sources is None else sources)
     for name in names:
         connector = load_connector(name, config)
