@@ -362,6 +362,10 @@ class FakeStrava:
             return 200, {"access_token": "revoked"}
         if path == "/api/v3/athlete/activities":
             return 200, self._list(query)
+        if path == "/api/v3/athlete/zones":
+            if "profile:read_all" not in self.granted_scope:
+                return 401, fixture("error_401_authorization.json")
+            return 200, fixture("composed_athlete_zones.json")
         if path == "/api/v3/athlete":
             return 200, fixture("oauth_token_authorization_code_response.json")["athlete"]
         match = re.fullmatch(r"/api/v3/activities/(\d+)(/streams)?", path)

@@ -108,3 +108,23 @@ def history(
         start = end - timedelta(days=1) - every * i
         out.append(fake.add(make_activity(first_id + i, start)))
     return out
+
+
+def cli_env(tmp_path: Path, fake: FakeStrava, config: Config) -> dict[str, str]:
+    """Environment for the real command in a subprocess: a config file, the secret from the environment."""
+    toml = tmp_path / "config.toml"
+    toml.write_text(
+        f'[athlete]\ntime_zone = "Europe/Berlin"\nthreshold_pace = "4:15"\n'
+        f'[database]\nurl = "{config.database_url}"\n'
+        f'[feed]\npath = "{tmp_path / "feed.ics"}"\n'
+        f"[sources.fit]\nenabled = false\n"
+        f'[sources.strava]\nenabled = true\nclient_id = "{fake.client_id}"\n',
+        encoding="utf-8",
+    )
+    return {
+        "RUNSTRONG_CONFIG": str(toml),
+        "RUNSTRONG_STRAVA_API_BASE_URL": fake.url,
+        "RUNSTRONG_STRAVA_CLIENT_SECRET": fake.client_secret,
+        "RUNSTRONG_TODAY": NOW.date().isoformat(),
+        "RUNSTRONG_DATA_DIR": str(tmp_path / "data"),
+    }

@@ -9,7 +9,7 @@ from pathlib import Path
 import pydantic
 import pytest
 from fakestrava import FakeStrava, make_activity, serve
-from strava_helpers import NOW, connect, history, make_config, rows, state, sync
+from strava_helpers import NOW, cli_env, connect, history, make_config, rows, state, sync
 from stravalib import model
 
 from connectors.strava import (
@@ -385,21 +385,7 @@ def test_cli_sync_against_a_strava_compatible_server(tmp_path: Path, fake: FakeS
     history(fake, 12)
     config = make_config(tmp_path, fake)
     connect(config, fake).dispose()
-    toml = tmp_path / "config.toml"
-    toml.write_text(
-        f'[athlete]\ntime_zone = "Europe/Berlin"\nthreshold_pace = "4:15"\n'
-        f'[database]\nurl = "{config.database_url}"\n'
-        f'[feed]\npath = "{tmp_path / "feed.ics"}"\n'
-        f"[sources.fit]\nenabled = false\n"
-        f'[sources.strava]\nenabled = true\nclient_id = "{fake.client_id}"\n',
-        encoding="utf-8",
-    )
-    env = {
-        "RUNSTRONG_CONFIG": str(toml),
-        "RUNSTRONG_STRAVA_API_BASE_URL": fake.url,
-        "RUNSTRONG_STRAVA_CLIENT_SECRET": fake.client_secret,
-        "RUNSTRONG_TODAY": NOW.date().isoformat(),
-    }
+    env = cli_env(tmp_path, fake, config)
     result = run_main("-v", "sync", env=env)
     assert result.returncode == 0, result.stderr
     assert "strava: 12 new" in result.stdout
