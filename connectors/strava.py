@@ -309,6 +309,8 @@ class _Run:
     # --- the run ----------------------------------------------------------------------------------
 
     def events(self) -> Iterator[SourceEvent]:
+        if any(self._revokes(e) for e in self.queued()):
+            yield from self.deauthorized()  # first: Strava refuses every request from now on
         yield from self.scan()
         yield from self.webhook_events()
         yield from self.pending_streams()
@@ -400,24 +402,29 @@ class _Run:
                 streams = "pending"
         yield Imported(activity, after_commit=self._remember(activity, digest, streams, raw))
 
-    def webhook_events(self) -> Iterator[SourceEvent]:
+    def queued(self) -> list[dict[str, Any]]:
+        """Webhook events not applied yet, oldest first."""
         queue = self.context.load_state(QUEUE_KEY) or {}
         done = int((self.context.load_state(QUEUE_DONE_KEY) or {}).get("seq", 0))
-        for event in sorted(queue.get("events", []), key=lambda e: int(e.get("seq", 0))):
-            seq = int(event.get("seq", 0))
-            if seq <= done:
-                continue
+        events = [e for e in queue.get("events", []) if int(e.get("seq", 0)) > done]
+        return sorted(events, key=lambda e: int(e.get("seq", 0)))
+
+    def _revokes(self, event: Mapping[str, Any]) -> bool:
+        updates = event.get("updates") or {}
+        return (
+            event.get("object_type") == "athlete"
+            and str(updates.get("authorized", "")).lower() == "false"
+            and self._is_us(event.get("object_id"))
+        )
+
+    def webhook_events(self) -> Iterator[SourceEvent]:
+        for event in self.queued():
             yield from self.apply_event(event)
-            self.context.save_state(QUEUE_DONE_KEY, {"seq": seq})
+            self.context.save_state(QUEUE_DONE_KEY, {"seq": int(event.get("seq", 0))})
 
     def apply_event(self, event: Mapping[str, Any]) -> Iterator[SourceEvent]:
         kind, aspect = event.get("object_type"), event.get("aspect_type")
         key = str(event.get("object_id"))
-        if kind == "athlete":
-            updates = event.get("updates") or {}
-            if str(updates.get("authorized", "")).lower() == "false" and self._is_us(event.get("object_id")):
-                yield from self.deauthorized()
-            return
         if kind != "activity":
             return
         if aspect == "delete":
