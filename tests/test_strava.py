@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pydantic
 import pytest
+from conftest import FIT
 from fakestrava import FakeStrava, make_activity, serve
 from strava_helpers import NOW, cli_env, connect, history, make_config, rows, state, sync
 from stravalib import model
@@ -25,7 +27,12 @@ from connectors.strava_http import (
     StravaRateLimitedError,
     StravaUnavailableError,
 )
+from runstrong_sync import pipeline
+from runstrong_sync.config import Config
 from runstrong_sync.errors import ExitStatus
+from runstrong_sync.storage import repo
+from runstrong_sync.storage.db import Database, open_database
+from runstrong_sync.storage.models import ActivityRow
 
 
 @pytest.fixture
@@ -392,3 +399,112 @@ def test_cli_sync_against_a_strava_compatible_server(tmp_path: Path, fake: FakeS
     assert fake.client_secret not in result.stdout + result.stderr
     quiet = run_main("sync", env=env)
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == "", quiet.stderr
+
+
+# --- one activity, one row ---------------------------------------------------------------------------
+
+
+def _fit_run(folder: Path, db: Database, config: Config) -> None:
+    """Import the same FIT run from the watch's folder."""
+    folder.mkdir()
+    shutil.copy(FIT / "running/run_with_coordinates.fit", folder / "run.fit")
+    athlete = pipeline.athlete_id(db, config, NOW)
+    report = pipeline.import_paths(db, athlete, config, [folder], NOW)
+    assert report.created + report.updated + report.duplicates == 1, report
+
+
+def _strava_twin(fake: FakeStrava, start: datetime, elapsed_s: float, distance_m: float) -> None:
+    """The same run as Strava reports it: 30 s later, 1 % longer, 1 % less distance; tagged a race."""
+    fake.add(
+        make_activity(
+            987654,
+            start + timedelta(seconds=30),
+            moving_s=round(elapsed_s * 1.01) - 60,
+            distance_m=distance_m * 0.99,
+            workout_type=1,
+        )
+    )
+
+
+def _only_row(db: Database, config: Config) -> tuple[ActivityRow, list[tuple[str, str]]]:
+    athlete = pipeline.athlete_id(db, config, NOW)
+    with db.transaction() as session:
+        all_rows = repo.activity_rows(session, athlete)
+        assert len(all_rows) == 1
+        row = all_rows[0]
+        return row, sorted((s.source, s.external_id) for s in row.sources)
+
+
+def test_fit_then_strava_is_one_row_with_both_ids(tmp_path: Path, fake: FakeStrava) -> None:
+    config = make_config(tmp_path, fake)
+    db = connect(config, fake)
+    _fit_run(tmp_path / "watch", db, config)
+    fit_row, _ = _only_row(db, config)
+    assert fit_row.distance_m is not None
+    _strava_twin(fake, fit_row.start_utc, fit_row.elapsed_s, fit_row.distance_m)
+    run = sync(db, config, fake, since=date(2000, 1, 1))
+    assert run.report.duplicates == 1 and run.report.created == 0
+    row, identities = _only_row(db, config)
+    assert row.source == "fit" and [s for s, _ in identities] == ["fit", "strava"]
+    assert ("strava", "987654") in identities
+    fake.remove(987654)  # deleted on Strava: the file's activity stays
+    sync(db, config, fake, since=date(2000, 1, 1))
+    row, identities = _only_row(db, config)
+    assert [s for s, _ in identities] == ["fit"]
+
+
+def test_strava_then_fit_keeps_the_file_detail_and_stravas_tag(tmp_path: Path, fake: FakeStrava) -> None:
+    config = make_config(tmp_path, fake)
+    probe = open_database(f"sqlite:///{tmp_path / 'probe.sqlite'}")
+    _fit_run(tmp_path / "probe", probe, config)
+    fit_row, _ = _only_row(probe, config)
+    assert fit_row.distance_m is not None
+    probe.dispose()
+    db = connect(config, fake)
+    _strava_twin(fake, fit_row.start_utc, fit_row.elapsed_s, fit_row.distance_m)
+    assert sync(db, config, fake, since=date(2000, 1, 1)).report.created == 1
+    _fit_run(tmp_path / "watch", db, config)
+    row, identities = _only_row(db, config)
+    assert row.source == "fit" and [s for s, _ in identities] == ["fit", "strava"]
+    assert row.workout_type == 1  # Strava's race tag survives the file's richer record
+    assert row.raw_json["also_from"]["strava"]["id"] == 987654
+
+
+# --- the rate budget from headers --------------------------------------------------------------------
+
+
+def test_budget_reads_every_header_set_and_ages_with_the_clock() -> None:
+    import requests
+    from fakestrava import fixture
+
+    from connectors.strava_http import RateBudget
+
+    examples = fixture("rate_limit_headers_examples.json")
+    moment = datetime(2026, 11, 20, 10, 7, tzinfo=UTC)
+    clock = [moment]
+
+    def budget_after(headers: dict[str, str], status: int = 200) -> RateBudget:
+        budget = RateBudget(10, lambda: clock[0])
+        response = requests.Response()
+        response.status_code = status
+        response.headers.update(headers)
+        budget.observe(response)
+        return budget
+
+    budget_after(examples["ok"]).check()  # 31 of 100 reads: go on
+    short = budget_after(examples["short_term_exceeded_429"], 429)
+    assert short.responses_429 == 1
+    with pytest.raises(StravaRateLimitedError) as caught:
+        short.check()
+    assert "15-minute" in str(caught.value) and "10:15 UTC" in str(caught.value)
+    with pytest.raises(StravaRateLimitedError) as daily:
+        budget_after(examples["daily_exceeded_429"]).check()
+    assert "daily" in str(daily.value) and "2026-11-21 00:00" in str(daily.value)
+    legacy = budget_after(examples["docs_example_legacy_429"])
+    with pytest.raises(StravaRateLimitedError):
+        legacy.check(read=False)  # X-Ratelimit-* in other capitals: headers are case-insensitive
+    clock[0] = moment + timedelta(minutes=10)  # 10:17: a new window
+    short.check()
+    restored = RateBudget(10, lambda: moment, budget_after(examples["daily_exceeded_429"]).to_state())
+    with pytest.raises(StravaRateLimitedError):
+        restored.check()  # the next run, same day: no request spent to find out

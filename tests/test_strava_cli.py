@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ROOT, run_main
+from conftest import ROOT, run_cli, run_main
 from fakestrava import ATHLETE_ID, FakeStrava, serve
 from strava_helpers import NOW, cli_env, connect, history, make_config, rows, state
 
@@ -92,26 +92,27 @@ def test_auth_without_credentials_explains_setup(tmp_path: Path, fake: FakeStrav
     assert "client_secret" in result.stderr and "settings/api" in result.stderr
 
 
-def test_status_and_disconnect(tmp_path: Path, fake: FakeStrava) -> None:
+def test_status_and_disconnect(tmp_path: Path, fake: FakeStrava, monkeypatch: pytest.MonkeyPatch) -> None:
     config = make_config(tmp_path, fake)
     connect(config, fake).dispose()
     env = cli_env(tmp_path, fake, config)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     history(fake, 4)
-    assert run_main("sync", env=env).returncode == 0
-    shown = run_main("strava", "status", env=env)
-    assert shown.returncode == 0, shown.stderr
-    assert f"athlete {ATHLETE_ID}" in shown.stdout and "Activities known from Strava: 4" in shown.stdout
-    assert "reads: 1/100" in shown.stdout
-    gone = run_main("strava", "disconnect", "--yes", env=env)
-    assert gone.returncode == 0, gone.stderr
-    assert "access revoked at Strava" in gone.stdout and "4 Strava activities" in gone.stdout
+    assert run_cli("sync").exit_code == 0
+    shown = run_cli("strava", "status")
+    assert f"athlete {ATHLETE_ID}" in shown.output and "Activities known from Strava: 4" in shown.output
+    assert "reads: 1/100" in shown.output
+    gone = run_cli("strava", "disconnect", "--yes")
+    assert "access revoked at Strava" in gone.output and "4 Strava activities" in gone.output
     assert fake.deauthorized
     db = open_database(config.database_url)
     assert rows(db, config) == {} and state(db, config, TOKENS_KEY) is None
     assert state(db, config, INDEX_KEY) is None
-    assert "Not connected" in run_main("strava", "status", env=env).stdout
+    assert "Not connected" in run_cli("strava", "status").output
     again = run_main("sync", env=env)
     assert again.returncode == ExitStatus.REAUTHORIZE and "strava auth" in again.stderr
+    assert "Traceback" not in again.stderr
 
 
 CRASH_AFTER_TOKEN = """
