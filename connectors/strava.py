@@ -236,6 +236,7 @@ class StravaConnector:
         self.last_run: RunStats | None = None
 
     def fetch(self, context: ConnectorContext) -> Iterator[SourceEvent]:
+        own_session = context.http_session is None
         session = http.routed_session(self.settings.api_base_url, context.http_session, self.timeout)
         budget = RateBudget(self.settings.rate_limit_reserve, self.clock, context.load_state(http.RATE_KEY))
         client = http.make_client(session)
@@ -260,6 +261,8 @@ class StravaConnector:
                 run.stats.requests = api.requests
                 run.stats.refreshes = tokens.refreshes
                 run.stats.responses_429 = budget.responses_429
+                if own_session:
+                    session.close()
 
 
 class RunStats:

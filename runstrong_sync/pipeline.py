@@ -14,7 +14,7 @@ from runstrong_sync import classify as classifier
 from runstrong_sync import plan as planner
 from runstrong_sync.config import WEEKDAYS, Config
 from runstrong_sync.domain import Label, StrengthSession, Zones
-from runstrong_sync.errors import ExitStatus
+from runstrong_sync.errors import ExitStatus, RunstrongError
 from runstrong_sync.feed import FeedSettings, build_feed
 from runstrong_sync.fileio import write_atomic
 from runstrong_sync.sources import (
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = "default"
 RELABEL_WINDOW_DAYS = 56  # labels that depend on recent history are refreshed this far back
 PLAN_NOTES_KEY = "plan.notes"
+# A source that stops with one of these has saved its place; the other stages still run.
+SOURCE_STOPS = frozenset({ExitStatus.REAUTHORIZE, ExitStatus.RATE_LIMITED})
 
 
 @dataclass
@@ -311,12 +313,20 @@ def sync(
         db, athlete, config, now, progress, http_session=http_session, options=options or {}
     )
     names = list(enabled_sources(config) if sources is None else sources)
+    stopped: RunstrongError | None = None
     for name in names:
         connector = load_connector(name, config)
-        report.sources.append(ingest(db, athlete, name, connector.fetch(context), now))
+        try:
+            report.sources.append(ingest(db, athlete, name, connector.fetch(context), now))
+        except RunstrongError as exc:
+            if exc.exit_status not in SOURCE_STOPS:
+                raise
+            stopped = exc  # what came in before the stop still reaches the plan; the error follows
     if import_paths:
         report.sources.append(_import(db, athlete, context, import_paths))
     report.relabelled = relabel(db, athlete, config, now)
     _, report.plan_changes = replan(db, athlete, config, now)
     report.feed_path, report.feed_changed = publish(db, athlete, config, now, feed_path)
+    if stopped is not None:
+        raise stopped
     return report

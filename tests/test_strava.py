@@ -508,3 +508,15 @@ def test_budget_reads_every_header_set_and_ages_with_the_clock() -> None:
     restored = RateBudget(10, lambda: moment, budget_after(examples["daily_exceeded_429"]).to_state())
     with pytest.raises(StravaRateLimitedError):
         restored.check()  # the next run, same day: no request spent to find out
+
+
+def test_a_stopped_strava_run_still_labels_plans_and_publishes(tmp_path: Path, fake: FakeStrava) -> None:
+    history(fake, 300, every=timedelta(hours=8))
+    fake.fail("/athlete/activities", 429, count=1, skip=1)
+    config = make_config(tmp_path, fake)
+    db = connect(config, fake)
+    with pytest.raises(StravaRateLimitedError):
+        pipeline.sync(config, db, now=NOW, options={"since": date(2026, 1, 1)})
+    stored = rows(db, config)
+    assert len(stored) == 200 and all(row.label for row in stored.values())
+    assert (tmp_path / "feed.ics").read_text(encoding="utf-8").startswith("BEGIN:VCALENDAR")
