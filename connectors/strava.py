@@ -284,7 +284,9 @@ class RunStats:
 class _Run:
     """The state of one sync run; its after-commit hooks keep the index in step with the database."""
 
-    def __init__(self, connector: StravaConnector, context: ConnectorContext, api: StravaApi, tokens: Any):
+    def __init__(
+        self, connector: StravaConnector, context: ConnectorContext, api: StravaApi, tokens: TokenKeeper
+    ) -> None:
         self.connector = connector
         self.settings = connector.settings
         self.context = context
