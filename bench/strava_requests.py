@@ -50,14 +50,17 @@ def nightly(tmp: Path) -> None:
                         intensity="hard" if is_hard else "easy",
                     )
                 )
-            run = sync(db, config, fake)
+            refreshes = len(fake.requests("/oauth/token"))
+            # The next night: yesterday's 6-hour access token has expired.
+            run = sync(db, config, fake, clock=lambda f=fake: f.clock() + timedelta(days=1))
+            refreshes = len(fake.requests("/oauth/token")) - refreshes
             stats = run.connector.last_run
             assert stats is not None and run.report.created == new
             minimum = 1 + hard
             print(
-                f"nightly, {new:2d} new: {run.requests} requests ({stats.list_requests} list, "
-                f"{stats.stream_requests} streams); minimum possible {minimum}; "
-                f"ratio {run.requests / minimum:.2f}"
+                f"nightly, {new:2d} new: {run.requests} API requests ({stats.list_requests} list, "
+                f"{stats.stream_requests} streams) + {refreshes} token refresh; minimum possible {minimum} "
+                f"(+1 refresh); ratio {run.requests / minimum:.2f}"
             )
             db.dispose()
 

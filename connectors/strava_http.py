@@ -352,26 +352,36 @@ class TokenKeeper:
                 f"{self.client_id!r}.",
                 ["See https://www.strava.com/settings/api."],
             ) from err
+        form = {
+            "client_id": numeric_id,
+            "client_secret": self.client_secret,
+            "refresh_token": self.stored["refresh_token"],
+            "grant_type": "refresh_token",
+        }
         info = with_retries(
-            lambda: self.client.refresh_access_token(
-                client_id=numeric_id,
-                client_secret=self.client_secret or "",
-                refresh_token=self.stored["refresh_token"],
-            ),
+            lambda: self.client.protocol.post(f"{STRAVA_ORIGIN}/oauth/token", data=form),
             refusal=self._refused,
         )
         if self.on_token_received is not None:
             self.on_token_received()
         # Commit first: until the new access token is used, the old refresh token stays good.
+        lifetime = info.get("expires_in")
+        now = self.clock()
         updated = dict(self.stored)
         updated.update(
             access_token=info["access_token"],
             refresh_token=info["refresh_token"],
-            expires_at=int(info["expires_at"]),
-            refreshed_at=self.clock().isoformat(),
+            # By our own clock, so a skewed clock does not make every request look due for a refresh.
+            expires_at=int(now.timestamp()) + int(lifetime)
+            if isinstance(lifetime, int)
+            else int(info["expires_at"]),
+            refreshed_at=now.isoformat(),
         )
         self.save_state(TOKENS_KEY, updated)
         self.stored = updated
+        self.client.access_token = updated["access_token"]
+        self.client.refresh_token = updated["refresh_token"]
+        self.client.token_expires = updated["expires_at"]
         self.refreshes += 1
 
     @staticmethod
