@@ -520,3 +520,12 @@ def test_a_stopped_strava_run_still_labels_plans_and_publishes(tmp_path: Path, f
     stored = rows(db, config)
     assert len(stored) == 200 and all(row.label for row in stored.values())
     assert (tmp_path / "feed.ics").read_text(encoding="utf-8").startswith("BEGIN:VCALENDAR")
+
+
+def test_a_plain_403_asks_for_authorization(tmp_path: Path, fake: FakeStrava) -> None:
+    config = make_config(tmp_path, fake)
+    db = connect(config, fake)
+    fake.fail("/athlete/activities", 403, body={"message": "Forbidden", "errors": []})
+    with pytest.raises(StravaAccessError) as caught:
+        sync(db, config, fake)
+    assert "403" in str(caught.value) and "strava auth" in str(caught.value)

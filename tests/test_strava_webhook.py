@@ -136,3 +136,23 @@ def test_deauthorization_deletes_strava_data_and_tokens(
     assert tokens is not None and "refresh_token" not in tokens
     index = state(db, config, INDEX_KEY)
     assert index is not None and index["activities"] == {}
+
+
+def test_events_for_activities_strava_no_longer_has(tmp_path: Path, fake: FakeStrava) -> None:
+    from datetime import UTC, datetime
+
+    from connectors.strava_webhook import queue_event
+
+    config = make_config(tmp_path, fake)
+    db = connect(config, fake)
+    acts = history(fake, 20)
+    sync(db, config, fake)
+    old = acts[18]  # outside the window
+    fake.remove(old["id"])
+    now = datetime.now(UTC)
+    assert queue_event(db, parse_event(json.dumps(event("activity_update_title", old["id"])).encode()), now)
+    assert queue_event(db, parse_event(json.dumps(event("activity_create", 999)).encode()), now)
+    run = sync(db, config, fake)
+    assert (run.report.created, run.report.deleted) == (0, 1)  # the 404s: one gone, one never known
+    assert [r.status for r in fake.requests(r"/activities/\d+$")] == [404, 404]
+    assert str(old["id"]) not in rows(db, config)
