@@ -15,7 +15,7 @@ from runstrong_sync import plan as planner
 from runstrong_sync import upcoming
 from runstrong_sync.config import WEEKDAYS, Config
 from runstrong_sync.domain import Label, StrengthSession, Zones
-from runstrong_sync.errors import ExitStatus
+from runstrong_sync.errors import ExitStatus, RunstrongError
 from runstrong_sync.feed import FeedSettings, build_feed
 from runstrong_sync.fileio import write_atomic
 from runstrong_sync.sources import (
@@ -38,6 +38,8 @@ DEFAULT_ATHLETE = "default"
 RELABEL_WINDOW_DAYS = 56  # labels that depend on recent history are refreshed this far back
 PLAN_NOTES_KEY = "plan.notes"
 UPCOMING_KEY = "plan.upcoming"  # the last good copy of the training plan's events
+# A source that stops with one of these has saved its place; the other stages still run.
+SOURCE_STOPS = frozenset({ExitStatus.REAUTHORIZE, ExitStatus.RATE_LIMITED})
 
 
 @dataclass
@@ -335,18 +337,29 @@ def sync(
     feed_path: Path | None = None,
     progress: Progress | None = None,
     http_session: Any = None,
+    options: dict[str, Any] | None = None,
 ) -> SyncReport:
     """Run every configured connector (or ``sources``), then classify, plan and publish."""
     report = SyncReport()
     athlete = athlete_id(db, config, now)
-    context = make_context(db, athlete, config, now, progress, http_session=http_session)
+    context = make_context(
+        db, athlete, config, now, progress, http_session=http_session, options=options or {}
+    )
     names = list(enabled_sources(config) if sources is None else sources)
+    stopped: RunstrongError | None = None
     for name in names:
         connector = load_connector(name, config)
-        report.sources.append(ingest(db, athlete, name, connector.fetch(context), now))
+        try:
+            report.sources.append(ingest(db, athlete, name, connector.fetch(context), now))
+        except RunstrongError as exc:
+            if exc.exit_status not in SOURCE_STOPS:
+                raise
+            stopped = exc  # what came in before the stop still reaches the plan; the error follows
     if import_paths:
         report.sources.append(_import(db, athlete, context, import_paths))
     report.relabelled = relabel(db, athlete, config, now)
     _, report.plan_changes = replan(db, athlete, config, now, http_session)
     report.feed_path, report.feed_changed = publish(db, athlete, config, now, feed_path)
+    if stopped is not None:
+        raise stopped
     return report

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -136,13 +136,19 @@ def _day_after_newest(app: App) -> date:
 
 @cli.command()
 @click.option("--source", "sources", multiple=True, help="Only this connector (repeatable): fit, strava...")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Backfill: also bring activities from this date (YYYY-MM-DD) on (Strava).",
+)
 @pass_app
-def sync(app: App, sources: tuple[str, ...]) -> int:
+def sync(app: App, sources: tuple[str, ...], since: datetime | None) -> int:
     """Run every configured connector, then classify, plan and write the feed (the nightly job).
 
     Quiet on success (cron mails whatever is printed); -v shows what happened.
     """
-    report = pipeline.sync(app.config, app.db, now=app.now(), sources=list(sources) or None)
+    options = {"since": since.date()} if since else None
+    report = pipeline.sync(app.config, app.db, now=app.now(), sources=list(sources) or None, options=options)
     return _finish(app, report, quiet=not app.verbose)
 
 
