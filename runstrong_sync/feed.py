@@ -100,7 +100,7 @@ def build_runs_feed(runs: Sequence[LabelledActivity], settings: FeedSettings, to
     )
     calendar = _calendar(f"{settings.name} (runs)", RUNS_DESCRIPTION, settings)
     events = [_run_event(r, window.zone) for r in shown]
-    return _finish(calendar, events, settings, window, timed=bool(events))
+    return _finish(calendar, events, settings, window)
 
 
 def _calendar(name: str, description: str, settings: FeedSettings) -> Calendar:
@@ -120,17 +120,9 @@ def _calendar(name: str, description: str, settings: FeedSettings) -> Calendar:
     return calendar
 
 
-def _finish(
-    calendar: Calendar,
-    events: list[Event],
-    settings: FeedSettings,
-    window: Window,
-    *,
-    timed: bool | None = None,
-) -> bytes:
-    timed = (not settings.all_day and bool(events)) if timed is None else timed
-    if timed and settings.time_zone != "UTC":
-        calendar.add_component(vtimezone(settings.time_zone, window.first, window.last))
+def _finish(calendar: Calendar, events: list[Event], settings: FeedSettings, window: Window) -> bytes:
+    # Always present: RFC 5545 wants at least one component, and X-WR-TIMEZONE names this zone.
+    calendar.add_component(vtimezone(settings.time_zone, window.first, window.last))
     for event in events:
         calendar.add_component(event)
     data: bytes = calendar.to_ical()
@@ -144,7 +136,9 @@ def _stamp(event: Event, changed: datetime, sequence: int) -> None:
     event.add("sequence", sequence)
 
 
-def _session_event(session: StrengthSession, settings: FeedSettings, zone: ZoneInfo, *, busy_only: bool) -> Event:
+def _session_event(
+    session: StrengthSession, settings: FeedSettings, zone: ZoneInfo, *, busy_only: bool
+) -> Event:
     event = Event()
     event.add("uid", f"busy-{session.uid}" if busy_only else session.uid)
     _stamp(event, session.changed_at or session.start, session.sequence)

@@ -207,7 +207,9 @@ def vtimezone(tzid: str, first: date, last: date) -> Timezone:
     runs = observances(found)
     in_force = [o for o in runs if any(t.instant <= window_start for t in o.transitions)]
     latest_before = max(
-        in_force, key=lambda o: max(t.instant for t in o.transitions if t.instant <= window_start), default=None
+        in_force,
+        key=lambda o: max(t.instant for t in o.transitions if t.instant <= window_start),
+        default=None,
     )
     kept = [
         o

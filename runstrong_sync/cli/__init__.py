@@ -63,4 +63,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Commands register themselves on `cli` when their module is imported.
-from runstrong_sync.cli import core  # noqa: E402,F401
+from runstrong_sync.cli import core, serve  # noqa: E402,F401
