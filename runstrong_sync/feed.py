@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, vDuration
+from icalendar import Alarm, Calendar, Event, vDuration, vText
 
 from runstrong_sync.domain import Label, LabelledActivity, SessionStatus, StrengthSession
 from runstrong_sync.vtimezone import vtimezone
@@ -109,10 +109,11 @@ def _calendar(name: str, description: str, settings: FeedSettings) -> Calendar:
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("name", name)
-    calendar.add("x-wr-calname", name)
-    calendar.add("description", description)
-    calendar.add("x-wr-caldesc", description)
+    # As vText: icalendar does not know NAME and the X-WR names as TEXT and would not escape them.
+    calendar.add("name", vText(name))
+    calendar.add("x-wr-calname", vText(name))
+    calendar.add("description", vText(description))
+    calendar.add("x-wr-caldesc", vText(description))
     calendar.add("x-wr-timezone", settings.time_zone)
     refresh = timedelta(minutes=settings.refresh_minutes)
     calendar.add("refresh-interval", vDuration(refresh), parameters={"VALUE": "DURATION"})
@@ -127,6 +128,21 @@ def _finish(calendar: Calendar, events: list[Event], settings: FeedSettings, win
         calendar.add_component(event)
     data: bytes = calendar.to_ical()
     return data
+
+
+def local_time(instant: datetime, zone: ZoneInfo) -> datetime:
+    """``instant`` on the runner's wall clock; in UTC within the hour that repeats when clocks go
+    back, where readers disagree (RFC 5545 takes the first pass, ical.js the second)."""
+    utc = instant.astimezone(UTC).replace(microsecond=0)
+    local = utc.astimezone(zone)
+    if local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset():
+        return utc
+    return local
+
+
+def session_end(session: StrengthSession) -> datetime:
+    """Start plus duration in elapsed time (aware arithmetic in one zone would use the wall clock)."""
+    return session.start.astimezone(UTC) + timedelta(minutes=session.duration_min)
 
 
 def _stamp(event: Event, changed: datetime, sequence: int) -> None:
@@ -148,8 +164,8 @@ def _session_event(
         event.add("dtstart", day)
         event.add("dtend", day + timedelta(days=1))
     else:
-        event.add("dtstart", session.start.astimezone(zone))
-        event.add("dtend", session.end.astimezone(zone))
+        event.add("dtstart", local_time(session.start, zone))
+        event.add("dtend", local_time(session_end(session), zone))
     if not busy_only:
         event.add("description", session_description(session))
         event.add("categories", ["Strength", "Running"])
@@ -176,15 +192,15 @@ def run_summary(item: LabelledActivity) -> str:
 
 def _run_event(item: LabelledActivity, zone: ZoneInfo) -> Event:
     activity, classification = item.activity, item.classification
-    start = activity.start_utc.astimezone(zone).replace(microsecond=0)
+    start = activity.start_utc.replace(microsecond=0)
     end = start + timedelta(seconds=round(activity.elapsed_s))
     event = Event()
     event.add("uid", f"run-{item.id}@runstrong-sync")
     # Nothing about a finished run changes by itself; the end of the run is its stable stamp.
     _stamp(event, end, 0)
     event.add("summary", run_summary(item))
-    event.add("dtstart", start)
-    event.add("dtend", end)
+    event.add("dtstart", local_time(start, zone))
+    event.add("dtend", local_time(end, zone))
     lines = []
     if activity.name:
         lines.append(activity.name)

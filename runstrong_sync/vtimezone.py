@@ -156,7 +156,9 @@ def _rrule(observance: Observance, open_ended: bool) -> dict[str, object]:
     kind, number, weekday = _preferred(observance.patterns)
     rule: dict[str, object] = {"FREQ": "YEARLY"}
     if not open_ended:
-        rule["UNTIL"] = observance.last.instant
+        # A day after the last onset: readers that compare UNTIL with local times (dateutil,
+        # and so vobject and icalendar's to_tz) would otherwise drop that last onset.
+        rule["UNTIL"] = observance.last.instant + timedelta(days=1)
     rule["BYMONTH"] = observance.first.onset.month
     if kind == "nth":
         rule["BYDAY"] = f"{number}{WEEKDAYS[weekday]}"
