@@ -152,6 +152,11 @@ def observances(found: tuple[Transition, ...]) -> list[Observance]:
     return done
 
 
+@functools.lru_cache(maxsize=64)
+def _zone_observances(tzid: str, last_year: int) -> tuple[Observance, ...]:
+    return tuple(observances(transitions(tzid, last_year)[0]))
+
+
 def _rrule(observance: Observance, open_ended: bool) -> dict[str, object]:
     kind, number, weekday = _preferred(observance.patterns)
     rule: dict[str, object] = {"FREQ": "YEARLY"}
@@ -199,14 +204,14 @@ def vtimezone(tzid: str, first: date, last: date) -> Timezone:
     Components that matter within a year either side are kept, so the output stays the same
     from day to day while the zone's rules stay the same.
     """
-    found, initial = transitions(tzid, last.year + 2)
+    initial = transitions(tzid, last.year + 2)[1]
     window_start = datetime.combine(first - timedelta(days=366), datetime.min.time(), tzinfo=UTC)
     window_end = datetime.combine(last + timedelta(days=366), datetime.min.time(), tzinfo=UTC)
     final_year = last.year + 2
     timezone = Timezone()
     timezone.add("tzid", tzid)
     timezone.add("x-lic-location", tzid)
-    runs = observances(found)
+    runs = _zone_observances(tzid, last.year + 2)
     in_force = [o for o in runs if any(t.instant <= window_start for t in o.transitions)]
     latest_before = max(
         in_force,

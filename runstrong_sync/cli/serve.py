@@ -40,14 +40,14 @@ def _print_urls(app: App, token: str, base_url: str) -> None:
 @cli.command()
 @click.option("--host", help="Address to listen on (default: server.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: server.port, 8765).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
 @pass_app
-def serve(app: App, host: str | None, port: int | None) -> int:
+def serve(app: App, host: str | None, port: int | None, workers: int) -> int:
     """Serve the calendar feeds over HTTP and print the URLs to subscribe with.
 
     Each feed sits under a secret token: share the URL only with your calendar app, and run
     `runstrong-sync feed rotate-token` if it leaks. Put a TLS reverse proxy in front (README).
     """
-    from runstrong_sync.server import create_app
     from runstrong_sync.server.run import run
 
     host = host or app.config.server.host
@@ -61,7 +61,8 @@ def serve(app: App, host: str | None, port: int | None) -> int:
     app.console.print(f"Serving the calendar feeds on http://{host}:{port}/ (Ctrl-C stops).", highlight=False)
     _print_urls(app, token, _base_url(app, host, port))
     sys.stdout.flush()  # the URLs must show before the server blocks, also when piped
-    run(create_app(app.config, app.db), host, port)
+    app.db.dispose()  # the workers open their own connections
+    run(host, port, workers=workers, config_path=app.config.source_path)
     return 0
 
 

@@ -161,6 +161,24 @@ class AccessLog:
             )
 
 
+class FeedFastPath:
+    """Sends GET and HEAD of a feed straight to its endpoint, past the router: a calendar's
+    poll is the request this server answers most, and most often with 304."""
+
+    def __init__(self, app: ASGIApp, endpoints: Mapping[str, FeedEndpoint]) -> None:
+        self.app = app
+        self.endpoints = {f"{name}.ics": endpoint for name, endpoint in endpoints.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            parts = scope["path"].split("/")
+            if len(parts) == 4 and parts[1] == "feed" and parts[3] in self.endpoints:
+                scope["path_params"] = {"token": parts[2]}
+                await self.endpoints[parts[3]](scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def config_feed_files(config: Config) -> Callable[[str], Mapping[str, Path]]:
     """The files the pipeline writes for the configured athlete; other athletes have none yet."""
 
@@ -189,19 +207,16 @@ def create_app(
         finally:
             registry.stop()
 
+    endpoints = {name: FeedEndpoint(registry, name) for name in FEED_NAMES}
     routes: list[BaseRoute] = [
-        Route(
-            f"/feed/{{token}}/{name}.ics",
-            FeedEndpoint(registry, name),
-            methods=["GET", "HEAD"],
-            name=f"feed-{name}",
-        )
-        for name in FEED_NAMES
+        Route(f"/feed/{{token}}/{name}.ics", endpoint, methods=["GET", "HEAD"], name=f"feed-{name}")
+        for name, endpoint in endpoints.items()
     ]
     routes += list(extra_routes)
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.feeds = registry
-    app.add_middleware(AccessLog)
+    app.add_middleware(FeedFastPath, endpoints=endpoints)
+    app.add_middleware(AccessLog)  # added last, so it runs first and sees every request
     return app
 
 
@@ -218,3 +233,15 @@ def feed_urls(base_url: str, token: str, names: Sequence[str]) -> dict[str, dict
             "secure": scheme == "https",
         }
     return urls
+
+
+def from_environment() -> Starlette:
+    """The application for any ASGI server (``uvicorn --factory``, ``granian --factory``): the
+    configuration is found as the command line finds it ($RUNSTRONG_CONFIG and the rest)."""
+    from runstrong_sync.config import load_config
+    from runstrong_sync.server.run import setup_access_log
+    from runstrong_sync.storage.db import open_database
+
+    config = load_config()
+    setup_access_log()
+    return create_app(config, open_database(config.database_url))
