@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import formatdate
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import uvicorn
 from feedkit import weekly_sessions
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -309,6 +311,24 @@ def test_rotate_token_retires_the_old_url(own_server: Server) -> None:
     assert get(own_server, own_server.path(token=new_token))[0] == 200
 
 
+@contextmanager
+def in_thread(app: Starlette) -> Iterator[int]:
+    """The application under uvicorn in a thread of this process, on a free port."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def test_other_routes_can_be_added(tmp_path: Path) -> None:
     prepare(tmp_path)
     config = Config.model_validate(
@@ -320,26 +340,37 @@ def test_other_routes_can_be_added(tmp_path: Path) -> None:
         athlete = request.app.state.feeds.resolve(request.query_params.get("token", ""))
         return PlainTextResponse(f"hook {athlete}")
 
-    app = create_app(config, db, [Route("/strava/webhook", webhook)])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    with db.transaction() as session:
+        token = repo.feed_token(session, pipeline.athlete_id(db, config, NOW))
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        with db.transaction() as session:
-            token = repo.feed_token(session, pipeline.athlete_id(db, config, NOW))
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        connection.request("GET", f"/strava/webhook?token={token}")
-        assert connection.getresponse().read() == b"hook default"
-        connection.request("GET", f"/feed/{token}/strength.ics")
-        response = connection.getresponse()
-        assert response.status == 200 and response.read().startswith(b"BEGIN:VCALENDAR\r\n")
-        connection.close()
+        with in_thread(create_app(config, db, [Route("/strava/webhook", webhook)])) as port:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", f"/strava/webhook?token={token}")
+            assert connection.getresponse().read() == b"hook default"
+            connection.request("GET", "/strava/webhook?token=wrong")
+            assert connection.getresponse().read() == b"hook None"
+            connection.request("GET", f"/feed/{token}/strength.ics")
+            response = connection.getresponse()
+            assert response.status == 200 and response.read().startswith(b"BEGIN:VCALENDAR\r\n")
+            connection.close()
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        db.dispose()
+
+
+def test_a_feed_not_yet_written_is_503_not_404(tmp_path: Path) -> None:
+    config = Config.model_validate(
+        {"data_dir": str(tmp_path / "data"), "athlete": {"time_zone": "Europe/Berlin"}}
+    )
+    db = open_database(config.database_url)
+    with db.transaction() as session:
+        token = repo.feed_token(session, pipeline.athlete_id(db, config, NOW))
+    try:
+        with in_thread(create_app(config, db)) as port:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", f"/feed/{token}/strength.ics")
+            response = connection.getresponse()
+            assert response.status == 503 and response.getheader("Retry-After") == "3600"
+            assert b"runstrong-sync sync" in response.read()
+            connection.close()
+    finally:
         db.dispose()
