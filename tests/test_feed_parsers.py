@@ -119,3 +119,18 @@ def test_vtimezone_alone_gives_the_zone_offsets(zone: str, today: date) -> None:
         instant += timedelta(hours=5)
     for moment in checked:
         assert moment.astimezone(from_component).utcoffset() == moment.astimezone(tz).utcoffset(), moment
+
+
+@pytest.mark.parametrize(("zone", "all_day"), [("UTC", False), ("UTC", True), ("Australia/Sydney", True)])
+def test_utc_and_all_day_feeds_read_the_same_everywhere(zone: str, all_day: bool, tmp_path: Path) -> None:
+    tz = ZoneInfo(zone)
+    starts = [datetime(2026, 4, 4, 23, 30, tzinfo=tz), datetime(2026, 4, 5, 2, 30, tzinfo=tz)]
+    sessions = [session(start, f"d{i}@runstrong-sync") for i, start in enumerate(starts)]
+    data = build_feed(sessions, FeedSettings(name="x", time_zone=zone, all_day=all_day), date(2026, 4, 1))
+    if all_day:
+        expected = [(s.start.date(), s.start.date() + timedelta(days=1)) for s in sessions]
+    else:
+        expected = [(s.start.astimezone(UTC), session_end(s)) for s in sessions]
+    for reader in (read_icalendar, read_vobject, read_ha_ical):
+        assert [(s.start, s.end) for s in reader(data)] == expected, reader.__name__
+    assert [(s.start, s.end) for s in read_icaljs(data, tmp_path)] == expected
