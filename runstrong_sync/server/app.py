@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
@@ -220,19 +219,17 @@ def create_app(
     return app
 
 
-def feed_urls(base_url: str, token: str, names: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The subscribe URLs of each feed: https:// (or http://) and webcal://."""
+def feed_urls(base_url: str, token: str, names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The subscribe URLs of each feed: ``http`` (https:// or http://) and ``webcal``."""
     base = base_url.rstrip("/")
-    scheme, _, rest = base.partition("://")
-    urls: dict[str, dict[str, Any]] = {}
-    for name in names:
-        path = f"/feed/{token}/{name}.ics"
-        urls[name] = {
-            "http": f"{base}{path}",
-            "webcal": f"webcal://{rest}{path}",
-            "secure": scheme == "https",
+    rest = base.partition("://")[2]
+    return {
+        name: {
+            "http": f"{base}/feed/{token}/{name}.ics",
+            "webcal": f"webcal://{rest}/feed/{token}/{name}.ics",
         }
-    return urls
+        for name in names
+    }
 
 
 def from_environment() -> Starlette:
