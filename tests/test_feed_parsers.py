@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import icalendar
 import pytest
@@ -20,7 +20,7 @@ from feedkit import (
 )
 
 from runstrong_sync.feed import FeedSettings, build_feed, session_description, session_end
-from runstrong_sync.vtimezone import transitions
+from runstrong_sync.vtimezone import transitions, vtimezone
 
 # (zone, today): each year-long window holds DST changes, or a change of the rules themselves.
 CASES = [
@@ -134,3 +134,36 @@ def test_utc_and_all_day_feeds_read_the_same_everywhere(zone: str, all_day: bool
     for reader in (read_icalendar, read_vobject, read_ha_ical):
         assert [(s.start, s.end) for s in reader(data)] == expected, reader.__name__
     assert [(s.start, s.end) for s in read_icaljs(data, tmp_path)] == expected
+
+
+@pytest.mark.slow
+def test_vtimezone_of_every_iana_zone_matches_the_zone_database() -> None:
+    """Every zone the machine knows, over one window: the VTIMEZONE read back by icalendar (its
+    own RRULE evaluation, not the zone database) gives the IANA offset around every change."""
+    first, last = date(2025, 11, 1), date(2027, 2, 1)
+    start = datetime(2025, 11, 1, tzinfo=UTC)
+    end = datetime(2027, 2, 1, tzinfo=UTC)
+    wrong = []
+    names = sorted(n for n in available_timezones() if not n.startswith(("posix/", "right/")))
+    for name in names:
+        if name in ("Factory", "localtime"):
+            continue
+        calendar = icalendar.Calendar()
+        calendar.add_component(vtimezone(name, first, last))
+        (component,) = icalendar.Calendar.from_ical(calendar.to_ical()).walk("VTIMEZONE")
+        from_component = component.to_tz(lookup_tzid=False)
+        tz = ZoneInfo(name)
+        moments = [start, end, start + (end - start) / 2]
+        for change in transitions(name, last.year + 2)[0]:
+            if start <= change.instant <= end:
+                moments += [
+                    change.instant - timedelta(seconds=1),
+                    change.instant,
+                    change.instant + timedelta(hours=3),
+                ]
+        for moment in moments:
+            if moment.astimezone(from_component).utcoffset() != moment.astimezone(tz).utcoffset():
+                wrong.append((name, moment))
+                break
+    assert len(names) > 300
+    assert not wrong
