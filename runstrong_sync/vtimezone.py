@@ -83,7 +83,12 @@ def _is_daylight(before: tuple[timedelta, timedelta, str], after: tuple[timedelt
 @functools.lru_cache(maxsize=64)
 def transitions(tzid: str, last_year: int) -> tuple[tuple[Transition, ...], tuple[timedelta, timedelta, str]]:
     """Every change of offset, DST flag or abbreviation from 1970 to the end of ``last_year``,
-    and the state in force at the start of 1970."""
+    and the state in force at the start of 1970.
+
+    ``zoneinfo`` does not list its transitions, so the zone is probed once a day and each change
+    is narrowed to the second; two changes less than a day apart (none since 1970 in the tz
+    database) would be seen as one.
+    """
     zone = ZoneInfo(tzid)
     step = timedelta(days=1)
     instant = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
