@@ -374,3 +374,30 @@ def test_a_feed_not_yet_written_is_503_not_404(tmp_path: Path) -> None:
             connection.close()
     finally:
         db.dispose()
+
+
+def test_no_urls_keeps_the_secret_out_of_the_output(tmp_path: Path) -> None:
+    config_path = prepare(tmp_path)
+    port = free_port()
+    environ = {**os.environ, "RUNSTRONG_CONFIG": str(config_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runstrong_sync", "serve", "--no-urls", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.05)
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+    assert "Serving the calendar feeds" in out
+    assert "/feed/" not in out + err

@@ -41,8 +41,11 @@ def _print_urls(app: App, token: str, base_url: str) -> None:
 @click.option("--host", help="Address to listen on (default: server.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: server.port, 8765).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--no-urls", "hide_urls", is_flag=True, help="Do not print the feed URLs (output kept in a log)."
+)
 @pass_app
-def serve(app: App, host: str | None, port: int | None, workers: int) -> int:
+def serve(app: App, host: str | None, port: int | None, workers: int, hide_urls: bool) -> int:
     """Serve the calendar feeds over HTTP and print the URLs to subscribe with.
 
     Each feed sits under a secret token: share the URL only with your calendar app, and run
@@ -59,7 +62,8 @@ def serve(app: App, host: str | None, port: int | None, workers: int) -> int:
     with app.db.transaction() as session:
         token = repo.feed_token(session, athlete)
     app.console.print(f"Serving the calendar feeds on http://{host}:{port}/ (Ctrl-C stops).", highlight=False)
-    _print_urls(app, token, _base_url(app, host, port))
+    if not hide_urls:
+        _print_urls(app, token, _base_url(app, host, port))
     sys.stdout.flush()  # the URLs must show before the server blocks, also when piped
     app.db.dispose()  # the workers open their own connections
     run(host, port, workers=workers, config_path=app.config.source_path)
