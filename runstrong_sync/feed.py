@@ -1,17 +1,28 @@
-"""The iCalendar feed of strength sessions (RFC 5545 with RFC 7986 names)."""
+"""The iCalendar feeds (RFC 5545 with RFC 7986 names): strength sessions, runs, busy-only.
+
+Every builder is a pure function of its input and ``today``: no clock is read, so the same
+sessions give the same bytes, and DTSTAMP / LAST-MODIFIED are the time of the last real
+change. icalendar writes the content lines (CRLF, text escaping, folding at 75 octets between
+whole UTF-8 characters); the VTIMEZONE comes from ``vtimezone`` (yearly rules, not RDATE lists).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, Timezone, vDuration
+from icalendar import Alarm, Calendar, Event, vDuration, vText
 
-from runstrong_sync.domain import SessionStatus, StrengthSession
+from runstrong_sync.domain import Label, LabelledActivity, SessionStatus, StrengthSession
+from runstrong_sync.vtimezone import vtimezone
 
 PRODID = "-//runstrong-sync//Strength for runners//EN"
+DESCRIPTION = "Strength sessions placed around your running by runstrong-sync."
+RUNS_DESCRIPTION = "Your runs as runstrong-sync labels them: easy, hard or long, and why."
+BUSY_DESCRIPTION = "Times blocked for strength training."
+FEED_NAMES = ("strength", "runs", "busy")  # file and URL names: strength.ics, runs.ics, busy.ics
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +37,26 @@ class FeedSettings:
     alarm_minutes: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The rolling window: local days from ``first`` to ``last``, both included."""
+
+    first: date
+    last: date
+    zone: ZoneInfo
+
+    @classmethod
+    def around(cls, today: date, settings: FeedSettings) -> Window:
+        return cls(
+            today - timedelta(weeks=settings.past_weeks),
+            today + timedelta(weeks=settings.future_weeks),
+            ZoneInfo(settings.time_zone),
+        )
+
+    def holds(self, instant: datetime) -> bool:
+        return self.first <= instant.astimezone(self.zone).date() <= self.last
+
+
 def session_description(session: StrengthSession) -> str:
     lines = [f"Why this day: {session.why}", ""]
     for exercise in session.exercises:
@@ -38,65 +69,146 @@ def session_description(session: StrengthSession) -> str:
     return "\n".join(lines)
 
 
+def session_summary(session: StrengthSession) -> str:
+    return ("Done - " if session.status is SessionStatus.DONE else "") + session.title
+
+
 def build_feed(sessions: Sequence[StrengthSession], settings: FeedSettings, today: date) -> bytes:
-    """Bytes of the feed; the same sessions always give the same bytes (no clock is read)."""
-    zone = ZoneInfo(settings.time_zone)
-    first = today - timedelta(weeks=settings.past_weeks)
-    last = today + timedelta(weeks=settings.future_weeks)
+    """The strength feed: every session in the window, with exercises, cues and why that day."""
+    window = Window.around(today, settings)
+    shown = sorted((s for s in sessions if window.holds(s.start)), key=lambda s: (s.start, s.uid))
+    calendar = _calendar(settings.name, DESCRIPTION, settings)
+    events = [_session_event(s, settings, window.zone, busy_only=False) for s in shown]
+    return _finish(calendar, events, settings, window)
+
+
+def build_busy_feed(sessions: Sequence[StrengthSession], settings: FeedSettings, today: date) -> bytes:
+    """The same times with titles only: no exercises, no reasons, no reminders, always busy."""
+    window = Window.around(today, settings)
+    shown = sorted((s for s in sessions if window.holds(s.start)), key=lambda s: (s.start, s.uid))
+    calendar = _calendar(f"{settings.name} (busy)", BUSY_DESCRIPTION, settings)
+    events = [_session_event(s, settings, window.zone, busy_only=True) for s in shown]
+    return _finish(calendar, events, settings, window)
+
+
+def build_runs_feed(runs: Sequence[LabelledActivity], settings: FeedSettings, today: date) -> bytes:
+    """The runs in the window with their label, confidence and reasons (never all-day, always free)."""
+    window = Window.around(today, settings)
     shown = sorted(
-        (s for s in sessions if first <= s.start.astimezone(zone).date() <= last),
-        key=lambda s: (s.start, s.uid),
+        (r for r in runs if r.activity.is_run and window.holds(r.activity.start_utc)),
+        key=lambda r: (r.activity.start_utc, r.id),
     )
+    calendar = _calendar(f"{settings.name} (runs)", RUNS_DESCRIPTION, settings)
+    events = [_run_event(r, window.zone) for r in shown]
+    return _finish(calendar, events, settings, window)
+
+
+def _calendar(name: str, description: str, settings: FeedSettings) -> Calendar:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("name", settings.name)
-    calendar.add("x-wr-calname", settings.name)
-    calendar.add("description", "Strength sessions placed around your running by runstrong-sync.")
-    calendar.add("x-wr-caldesc", "Strength sessions placed around your running by runstrong-sync.")
+    # As vText: icalendar does not know NAME and the X-WR names as TEXT and would not escape them.
+    calendar.add("name", vText(name))
+    calendar.add("x-wr-calname", vText(name))
+    calendar.add("description", vText(description))
+    calendar.add("x-wr-caldesc", vText(description))
     calendar.add("x-wr-timezone", settings.time_zone)
     refresh = timedelta(minutes=settings.refresh_minutes)
     calendar.add("refresh-interval", vDuration(refresh), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(refresh))
-    if shown and not settings.all_day and settings.time_zone != "UTC":
-        window_start = datetime.combine(first, datetime.min.time())
-        window_end = datetime.combine(last + timedelta(days=1), datetime.min.time())
-        calendar.add_component(
-            Timezone.from_tzid(
-                settings.time_zone, first_date=window_start.date(), last_date=window_end.date()
-            )
-        )
-    for session in shown:
-        calendar.add_component(_event(session, settings, zone))
+    return calendar
+
+
+def _finish(calendar: Calendar, events: list[Event], settings: FeedSettings, window: Window) -> bytes:
+    # Always present: RFC 5545 wants at least one component, and X-WR-TIMEZONE names this zone.
+    calendar.add_component(vtimezone(settings.time_zone, window.first, window.last))
+    for event in events:
+        calendar.add_component(event)
     data: bytes = calendar.to_ical()
     return data
 
 
-def _event(session: StrengthSession, settings: FeedSettings, zone: ZoneInfo) -> Event:
+def local_time(instant: datetime, zone: ZoneInfo) -> datetime:
+    """``instant`` on the runner's wall clock; in UTC within the hour that repeats when clocks go
+    back, where readers disagree (RFC 5545 takes the first pass, ical.js the second)."""
+    utc = instant.astimezone(UTC).replace(microsecond=0)
+    local = utc.astimezone(zone)
+    if local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset():
+        return utc
+    return local
+
+
+def session_end(session: StrengthSession) -> datetime:
+    """Start plus duration in elapsed time (aware arithmetic in one zone would use the wall clock)."""
+    return session.start.astimezone(UTC) + timedelta(minutes=session.duration_min)
+
+
+def _stamp(event: Event, changed: datetime, sequence: int) -> None:
+    utc = changed.astimezone(UTC).replace(microsecond=0)
+    event.add("dtstamp", utc)
+    event.add("last-modified", utc)
+    event.add("sequence", sequence)
+
+
+def _session_event(
+    session: StrengthSession, settings: FeedSettings, zone: ZoneInfo, *, busy_only: bool
+) -> Event:
     event = Event()
-    changed = session.changed_at or session.start
-    event.add("uid", session.uid)
-    event.add("dtstamp", changed)
-    event.add("last-modified", changed)
-    event.add("sequence", session.sequence)
-    event.add("summary", ("Done - " if session.status is SessionStatus.DONE else "") + session.title)
+    event.add("uid", f"busy-{session.uid}" if busy_only else session.uid)
+    _stamp(event, session.changed_at or session.start, session.sequence)
+    event.add("summary", session_summary(session))
     if settings.all_day:
         day = session.start.astimezone(zone).date()
         event.add("dtstart", day)
         event.add("dtend", day + timedelta(days=1))
     else:
-        event.add("dtstart", session.start.astimezone(zone))
-        event.add("dtend", session.end.astimezone(zone))
-    event.add("description", session_description(session))
-    event.add("categories", ["Strength", "Running"])
-    event.add("transp", "OPAQUE" if settings.busy else "TRANSPARENT")
+        event.add("dtstart", local_time(session.start, zone))
+        event.add("dtend", local_time(session_end(session), zone))
+    if not busy_only:
+        event.add("description", session_description(session))
+        event.add("categories", ["Strength", "Running"])
+    event.add("transp", "OPAQUE" if settings.busy or busy_only else "TRANSPARENT")
     event.add("status", "CONFIRMED")
-    if settings.alarm_minutes is not None:
+    if settings.alarm_minutes is not None and not busy_only:
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("description", session.title)
         alarm.add("trigger", timedelta(minutes=-settings.alarm_minutes))
         event.add_component(alarm)
+    return event
+
+
+def run_summary(item: LabelledActivity) -> str:
+    activity, label = item.activity, item.classification.label
+    kind = {Label.EASY: "Easy run", Label.HARD: "Hard run", Label.LONG: "Long run"}.get(label, "Run")
+    parts = []
+    if activity.distance_m:
+        parts.append(f"{activity.distance_m / 1000:.1f} km")
+    parts.append(f"{round(activity.elapsed_s / 60)} min")
+    return f"{kind} ({', '.join(parts)})"
+
+
+def _run_event(item: LabelledActivity, zone: ZoneInfo) -> Event:
+    activity, classification = item.activity, item.classification
+    start = activity.start_utc.replace(microsecond=0)
+    end = start + timedelta(seconds=round(activity.elapsed_s))
+    event = Event()
+    event.add("uid", f"run-{item.id}@runstrong-sync")
+    # Nothing about a finished run changes by itself; the end of the run is its stable stamp.
+    _stamp(event, end, 0)
+    event.add("summary", run_summary(item))
+    event.add("dtstart", local_time(start, zone))
+    event.add("dtend", local_time(end, zone))
+    lines = []
+    if activity.name:
+        lines.append(activity.name)
+    confidence = "set by you" if classification.overridden else f"confidence {classification.confidence:.0%}"
+    lines.append(f"Label: {classification.label.value} ({confidence})")
+    lines += [f"- {reason.text}" for reason in classification.reasons]
+    event.add("description", "\n".join(lines))
+    event.add("categories", ["Running", classification.label.value.capitalize()])
+    event.add("transp", "TRANSPARENT")
+    event.add("status", "CONFIRMED")
     return event

@@ -16,7 +16,7 @@ from runstrong_sync import upcoming
 from runstrong_sync.config import WEEKDAYS, Config
 from runstrong_sync.domain import Label, StrengthSession, Zones
 from runstrong_sync.errors import ExitStatus, RunstrongError
-from runstrong_sync.feed import FeedSettings, build_feed
+from runstrong_sync.feed import FeedSettings, build_busy_feed, build_feed, build_runs_feed
 from runstrong_sync.fileio import write_atomic
 from runstrong_sync.sources import (
     ConnectorContext,
@@ -318,13 +318,34 @@ def stored_sessions(db: Database, athlete: int) -> list[StrengthSession]:
         return repo.load_sessions(session, athlete)
 
 
+def feed_files(config: Config, path: Path | None = None) -> dict[str, Path]:
+    """The feed files by name (strength, runs, busy); the optional ones sit beside the main one."""
+    main = path or config.feed_path
+    files = {"strength": main}
+    if config.feed.runs_feed:
+        files["runs"] = main.with_name(f"{main.stem}-runs{main.suffix or '.ics'}")
+    if config.feed.busy_only_feed:
+        files["busy"] = main.with_name(f"{main.stem}-busy{main.suffix or '.ics'}")
+    return files
+
+
 def publish(
     db: Database, athlete: int, config: Config, now: datetime, path: Path | None = None
 ) -> tuple[Path, bool]:
-    target = path or config.feed_path
+    """Write every enabled feed atomically; returns the main feed's path and whether it changed."""
+    files = feed_files(config, path)
     today = now.astimezone(config.athlete.zone).date()
-    data = build_feed(stored_sessions(db, athlete), feed_settings(config), today)
-    return target, write_atomic(target, data)
+    settings = feed_settings(config)
+    sessions = stored_sessions(db, athlete)
+    changed = write_atomic(files["strength"], build_feed(sessions, settings, today))
+    if "busy" in files:
+        write_atomic(files["busy"], build_busy_feed(sessions, settings, today))
+    if "runs" in files:
+        since = now - timedelta(weeks=config.feed.past_weeks + 1)
+        with db.transaction() as session:
+            runs = repo.labelled_activities(session, athlete, since)
+        write_atomic(files["runs"], build_runs_feed(runs, settings, today))
+    return files["strength"], changed
 
 
 def sync(

@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(int(status) if isinstance(status, int) else 0)
 
 
-# Commands register themselves on `cli` when their module is imported.
+# Commands register themselves on `cli` when their module is imported; one line per module.
+# isort: off
 from runstrong_sync.cli import core  # noqa: E402,F401
+from runstrong_sync.cli import serve  # noqa: E402,F401
 from runstrong_sync.cli import strava as strava_commands  # noqa: E402,F401
+# isort: on

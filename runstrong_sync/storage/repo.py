@@ -55,6 +55,22 @@ def new_feed_token() -> str:
     return secrets.token_urlsafe(24)  # 192 random bits
 
 
+def rotate_feed_token(session: Session, athlete_id: int) -> str:
+    """Give the athlete a new feed token; the old feed URLs stop working."""
+    athlete = session.get(Athlete, athlete_id)
+    if athlete is None:
+        raise LookupError(f"no athlete with id {athlete_id}")
+    athlete.feed_token = new_feed_token()
+    return athlete.feed_token
+
+
+def feed_token(session: Session, athlete_id: int) -> str:
+    athlete = session.get(Athlete, athlete_id)
+    if athlete is None:
+        raise LookupError(f"no athlete with id {athlete_id}")
+    return athlete.feed_token
+
+
 def ensure_athlete(session: Session, key: str, name: str, now: datetime) -> Athlete:
     athlete = session.scalar(select(Athlete).where(Athlete.key == key))
     if athlete is None:

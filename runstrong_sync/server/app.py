@@ -1,0 +1,244 @@
+"""The Starlette application: each athlete's feeds at ``/feed/<token>/<name>.ics``.
+
+Other parts of the project add their own routes (``extra_routes``) and find the athlete of a
+token with ``app.state.feeds.resolve(token)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runstrong_sync.config import Config
+from runstrong_sync.feed import FEED_NAMES
+from runstrong_sync.pipeline import DEFAULT_ATHLETE, feed_files
+from runstrong_sync.server.feeds import FeedBody, FeedRegistry, accepts_gzip
+from runstrong_sync.storage.db import Database
+
+access_log = logging.getLogger("runstrong_sync.access")
+CONTENT_TYPE = b"text/calendar; charset=utf-8"
+NOT_FOUND = b"Not found\n"
+FEED_PATH = re.compile(r"^/feed/[^/]*")
+
+
+def redact(path: str) -> str:
+    """The path as logs may show it: the secret token replaced."""
+    return FEED_PATH.sub("/feed/<token>", path)
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return {name.lower(): value for name, value in scope["headers"]}
+
+
+def _etag_matches(header: bytes, body: FeedBody) -> bool:
+    for tag in header.split(b","):
+        tag = tag.strip().removeprefix(b"W/")  # If-None-Match uses the weak comparison
+        if tag in (b"*", body.etag, body.etag_gzip):
+            return True
+    return False
+
+
+def _not_modified_since(header: bytes, body: FeedBody) -> bool:
+    try:
+        since = parsedate_to_datetime(header.decode("latin-1"))
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since.tzinfo is None:
+        return False
+    return body.modified_s <= since.timestamp()
+
+
+async def _plain(
+    send: Send, status: int, text: bytes, head: bool, extra: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(text)).encode()),
+        (b"cache-control", b"no-store"),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else text})
+
+
+class FeedEndpoint:
+    """GET and HEAD of one feed, answered from memory with ETag, Last-Modified, 304 and gzip."""
+
+    def __init__(self, registry: FeedRegistry, name: str) -> None:
+        self.registry = registry
+        self.name = name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        head = scope["method"] == "HEAD"
+        athlete = self.registry.resolve(scope["path_params"]["token"])
+        feed = self.registry.feed(athlete, self.name) if athlete is not None else None
+        if feed is None:
+            await _plain(send, 404, NOT_FOUND, head)
+            return
+        body = feed.body
+        if body is None:
+            # A real athlete whose feed was not written yet: come back later, keep the calendar.
+            message = b"The feed has not been written yet; run `runstrong-sync sync`.\n"
+            await _plain(send, 503, message, head, [(b"retry-after", b"3600")])
+            return
+        headers = _headers(scope)
+        gzipped = accepts_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
+        etag = body.etag_gzip if gzipped else body.etag
+        common = [
+            (b"etag", etag),
+            (b"last-modified", body.last_modified),
+            (b"cache-control", b"private, no-cache"),
+            (b"vary", b"Accept-Encoding"),
+        ]
+        if_none_match = headers.get(b"if-none-match")
+        if if_none_match is not None:
+            fresh = _etag_matches(if_none_match, body)
+        else:
+            since = headers.get(b"if-modified-since")
+            fresh = since is not None and _not_modified_since(since, body)
+        if fresh:
+            await send({"type": "http.response.start", "status": 304, "headers": common})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        payload = body.gzipped if gzipped else body.data
+        response_headers = [
+            (b"content-type", CONTENT_TYPE),
+            (b"content-length", str(len(payload)).encode()),
+            *common,
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        if gzipped:
+            response_headers.append((b"content-encoding", b"gzip"))
+        await send({"type": "http.response.start", "status": 200, "headers": response_headers})
+        await send({"type": "http.response.body", "body": b"" if head else payload})
+
+
+class AccessLog:
+    """One log line per request, with the token cut out of the path and no query string."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        sent = 0
+
+        async def logged_send(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logged_send)
+        finally:
+            client = scope.get("client")
+            access_log.info(
+                '%s "%s %s HTTP/%s" %d %d %.1fms',
+                client[0] if client else "-",
+                scope["method"],
+                redact(scope["path"]),
+                scope.get("http_version", "1.1"),
+                status,
+                sent,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+class FeedFastPath:
+    """Sends GET and HEAD of a feed straight to its endpoint, past the router: a calendar's
+    poll is the request this server answers most, and most often with 304."""
+
+    def __init__(self, app: ASGIApp, endpoints: Mapping[str, FeedEndpoint]) -> None:
+        self.app = app
+        self.endpoints = {f"{name}.ics": endpoint for name, endpoint in endpoints.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            parts = scope["path"].split("/")
+            if len(parts) == 4 and parts[1] == "feed" and parts[3] in self.endpoints:
+                scope["path_params"] = {"token": parts[2]}
+                await self.endpoints[parts[3]](scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def config_feed_files(config: Config) -> Callable[[str], Mapping[str, Path]]:
+    """The files the pipeline writes for the configured athlete; other athletes have none yet."""
+
+    def files_for(athlete: str) -> Mapping[str, Path]:
+        return feed_files(config) if athlete == DEFAULT_ATHLETE else {}
+
+    return files_for
+
+
+def create_app(
+    config: Config,
+    db: Database,
+    extra_routes: Sequence[BaseRoute] = (),
+    *,
+    refresh_seconds: float = 1.0,
+    files_for: Callable[[str], Mapping[str, Path]] | None = None,
+) -> Starlette:
+    """The server's application. Tokens and feed files are re-read every ``refresh_seconds``."""
+    registry = FeedRegistry(db, files_for or config_feed_files(config), refresh_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        registry.start()
+        try:
+            yield
+        finally:
+            registry.stop()
+
+    endpoints = {name: FeedEndpoint(registry, name) for name in FEED_NAMES}
+    routes: list[BaseRoute] = [
+        Route(f"/feed/{{token}}/{name}.ics", endpoint, methods=["GET", "HEAD"], name=f"feed-{name}")
+        for name, endpoint in endpoints.items()
+    ]
+    routes += list(extra_routes)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.feeds = registry
+    app.add_middleware(FeedFastPath, endpoints=endpoints)
+    app.add_middleware(AccessLog)  # added last, so it runs first and sees every request
+    return app
+
+
+def feed_urls(base_url: str, token: str, names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The subscribe URLs of each feed: ``http`` (https:// or http://) and ``webcal``."""
+    base = base_url.rstrip("/")
+    rest = base.partition("://")[2]
+    return {
+        name: {
+            "http": f"{base}/feed/{token}/{name}.ics",
+            "webcal": f"webcal://{rest}/feed/{token}/{name}.ics",
+        }
+        for name in names
+    }
+
+
+def from_environment() -> Starlette:
+    """The application for any ASGI server (``uvicorn --factory``, ``granian --factory``): the
+    configuration is found as the command line finds it ($RUNSTRONG_CONFIG and the rest)."""
+    from runstrong_sync.config import load_config
+    from runstrong_sync.server.run import setup_access_log
+    from runstrong_sync.storage.db import open_database
+
+    config = load_config()
+    setup_access_log()
+    return create_app(config, open_database(config.database_url))
