@@ -62,5 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(int(status) if isinstance(status, int) else 0)
 
 
-# Commands register themselves on `cli` when their module is imported.
+# Commands register themselves on `cli` when their module is imported; one line per module.
+# isort: off
 from runstrong_sync.cli import core  # noqa: E402,F401
+from runstrong_sync.cli import week  # noqa: E402,F401
+# isort: on
