@@ -67,4 +67,5 @@ def main(argv: list[str] | None = None) -> None:
 from runstrong_sync.cli import core  # noqa: E402,F401
 from runstrong_sync.cli import serve  # noqa: E402,F401
 from runstrong_sync.cli import strava as strava_commands  # noqa: E402,F401
+from runstrong_sync.cli import week  # noqa: E402,F401
 # isort: on

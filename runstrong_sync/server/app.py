@@ -11,18 +11,24 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from connectors.strava_webhook import webhook_routes
 from runstrong_sync.config import Config
 from runstrong_sync.feed import FEED_NAMES
 from runstrong_sync.pipeline import DEFAULT_ATHLETE, feed_files
 from runstrong_sync.server.feeds import FeedBody, FeedRegistry, accepts_gzip
 from runstrong_sync.storage.db import Database
+from runstrong_sync.storage.models import Athlete
+from runstrong_sync.web.loader import week_resolver
+from runstrong_sync.web.page import page_routes
 
 access_log = logging.getLogger("runstrong_sync.access")
 CONTENT_TYPE = b"text/calendar; charset=utf-8"
@@ -187,6 +193,32 @@ def config_feed_files(config: Config) -> Callable[[str], Mapping[str, Path]]:
     return files_for
 
 
+def athlete_id_for(db: Database, registry: FeedRegistry) -> Callable[[str], int | None]:
+    """Token -> athlete id, through the registry's constant-time token check."""
+
+    def find(token: str) -> int | None:
+        key = registry.resolve(token)
+        if key is None:
+            return None
+        with db.transaction() as session:
+            return session.scalar(select(Athlete.id).where(Athlete.key == key))
+
+    return find
+
+
+def standard_routes(
+    config: Config, db: Database, registry: FeedRegistry, clock: Callable[[], datetime] | None = None
+) -> list[BaseRoute]:
+    """The week page under each athlete's secret path, and Strava's webhook when Strava is on."""
+    clock = clock or (lambda: datetime.now(config.athlete.zone))
+    routes: list[BaseRoute] = list(
+        page_routes(week_resolver(db, config, clock, athlete_id_for(db, registry)), clock)
+    )
+    if config.sources.strava.enabled:
+        routes += webhook_routes(db, config.sources.strava.webhook_verify_token)
+    return routes
+
+
 def create_app(
     config: Config,
     db: Database,
@@ -194,8 +226,10 @@ def create_app(
     *,
     refresh_seconds: float = 1.0,
     files_for: Callable[[str], Mapping[str, Path]] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
-    """The server's application. Tokens and feed files are re-read every ``refresh_seconds``."""
+    """The server's application. Tokens and feed files are re-read every ``refresh_seconds``;
+    ``clock`` says what "now" is for the week page (tests pin it)."""
     registry = FeedRegistry(db, files_for or config_feed_files(config), refresh_seconds)
 
     @asynccontextmanager
@@ -211,6 +245,7 @@ def create_app(
         Route(f"/feed/{{token}}/{name}.ics", endpoint, methods=["GET", "HEAD"], name=f"feed-{name}")
         for name, endpoint in endpoints.items()
     ]
+    routes += standard_routes(config, db, registry, clock)
     routes += list(extra_routes)
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.feeds = registry
