@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -10,8 +11,22 @@ import click
 from runstrong_sync.cli.app import App, parse_today, setup_logging, today_from_env
 from runstrong_sync.errors import ExitStatus, RunstrongError
 
+# Command groups whose modules are slow to import (stravalib takes about a second), loaded only
+# when named, so `sync`, cron and the tests start quickly.
+LAZY_COMMANDS = {"strava": "runstrong_sync.cli.strava"}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            importlib.import_module(LAZY_COMMANDS[cmd_name])  # registers itself on `cli`
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -66,6 +81,5 @@ def main(argv: list[str] | None = None) -> None:
 # isort: off
 from runstrong_sync.cli import core  # noqa: E402,F401
 from runstrong_sync.cli import serve  # noqa: E402,F401
-from runstrong_sync.cli import strava as strava_commands  # noqa: E402,F401
 from runstrong_sync.cli import week  # noqa: E402,F401
 # isort: on
