@@ -259,7 +259,9 @@ class StrengthSession:
 
     @property
     def end(self) -> datetime:
-        return self.start + timedelta(minutes=self.duration_min)
+        """Start plus the duration in elapsed time, also across a DST change."""
+        elapsed = self.start.astimezone(timezone.utc) + timedelta(minutes=self.duration_min)
+        return elapsed.astimezone(self.start.tzinfo)
 
     @property
     def title(self) -> str:

@@ -128,6 +128,9 @@ def find_match(session: Session, athlete_id: int, activity: Activity) -> Activit
         )
     ).all()
     for row in candidates:
+        # Two activities of the same source are two activities, however alike.
+        if any(identity.source == activity.source for identity in row.sources):
+            continue
         if _close(row.elapsed_s, activity.elapsed_s) and _close(row.distance_m, activity.distance_m):
             return row
     return None
