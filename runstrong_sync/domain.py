@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 RUN_SPORTS = frozenset({"run", "trail_run", "virtual_run", "treadmill_run"})
@@ -260,7 +260,7 @@ class StrengthSession:
     @property
     def end(self) -> datetime:
         """Start plus the duration in elapsed time, also across a DST change."""
-        elapsed = self.start.astimezone(timezone.utc) + timedelta(minutes=self.duration_min)
+        elapsed = self.start.astimezone(UTC) + timedelta(minutes=self.duration_min)
         return elapsed.astimezone(self.start.tzinfo)
 
     @property
