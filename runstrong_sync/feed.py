@@ -38,8 +38,15 @@ def session_description(session: StrengthSession) -> str:
     return "\n".join(lines)
 
 
-def build_feed(sessions: Sequence[StrengthSession], settings: FeedSettings, today: date) -> bytes:
-    """Bytes of the feed; the same sessions always give the same bytes (no clock is read)."""
+def build_feed(
+    sessions: Sequence[StrengthSession],
+    settings: FeedSettings,
+    today: date,
+    extra_events: Sequence[Event] = (),
+) -> bytes:
+    """Bytes of the feed; the same sessions always give the same bytes (no clock is read).
+
+    ``extra_events`` (the sync-health notice) are added as given, after the sessions."""
     zone = ZoneInfo(settings.time_zone)
     first = today - timedelta(weeks=settings.past_weeks)
     last = today + timedelta(weeks=settings.future_weeks)
@@ -70,6 +77,8 @@ def build_feed(sessions: Sequence[StrengthSession], settings: FeedSettings, toda
         )
     for session in shown:
         calendar.add_component(_event(session, settings, zone))
+    for extra in extra_events:
+        calendar.add_component(extra)
     data: bytes = calendar.to_ical()
     return data
 
