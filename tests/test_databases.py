@@ -17,7 +17,11 @@ from runstrong_sync.storage.db import alembic_config, open_database, table_names
 from runstrong_sync.storage.models import ActivityRow, SessionRow
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
-RUNS = ("running/activity-small-fenix2-run.fit", "running/2019-09-14-17-22-05.fit", "running/run_with_coordinates.fit")
+RUNS = (
+    "running/activity-small-fenix2-run.fit",
+    "running/2019-09-14-17-22-05.fit",
+    "running/run_with_coordinates.fit",
+)
 
 
 def _config(tmp_path: Path, url: str, inbox: Path | None) -> Config:

@@ -116,12 +116,12 @@ def status(app: App, as_json: bool) -> int:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
     out = app.console
-    out.print(f"database: {data['database']}", highlight=False)
-    out.print(f"configuration: {data['config'] or 'built-in defaults'}", highlight=False)
+    click.echo(f"database: {data['database']}")
+    click.echo(f"configuration: {data['config'] or 'built-in defaults'}")
     for item in data["athletes"]:
-        out.print(f"\n[bold]{item['name']}[/bold] ({item['key']}): {item['activities']} activities")
+        click.echo(f"\n{item['name']} ({item['key']}): {item['activities']} activities")
         if item["health"]:
-            out.print(f"[bold red]{item['health']}[/bold red]")
+            click.secho(item["health"], fg="red", bold=True)
         table = Table("source", "last run", "outcome", "summary")
         for r in item["sources"]:
             summary = ", ".join(f"{k} {v}" for k, v in r["summary"].items() if k != "exit_status")
@@ -129,18 +129,17 @@ def status(app: App, as_json: bool) -> int:
         if item["sources"]:
             out.print(table)
         else:
-            out.print("no sync yet")
+            click.echo("no sync yet")
         strava = item["strava"]
         rate = f", rate limit {strava['rate_limit']}" if strava["rate_limit"] else ""
-        out.print(f"Strava: {strava['token']}{rate}", highlight=False)
+        click.echo(f"Strava: {strava['token']}{rate}")
         waiting = item["files_waiting"]
-        out.print(
+        click.echo(
             f"files waiting: {'-' if waiting is None else waiting} in {item['inbox'] or 'no inbox'}; "
             f"rejected: {item['rejected']['recorded']} recorded, "
-            f"{item['rejected']['in_folder'] or 0} in the rejected folder",
-            highlight=False,
+            f"{item['rejected']['in_folder'] or 0} in the rejected folder"
         )
-        out.print(f"feed: {item['feed_path']}\nsubscribe: {item['feed_url']}", highlight=False)
+        click.echo(f"feed: {item['feed_path']}\nsubscribe: {item['feed_url']}")
     return 0
 
 
@@ -198,11 +197,10 @@ def athletes_add(
         settings.setdefault("athlete", {})["time_zone"] = time_zone
     athlete = athletes.add(app.db, app.file_config, key, name or key, settings, app.now())
     config = athletes.effective_config(app.file_config, key, athlete.name, settings)
-    app.console.print(
+    click.echo(
         f"added {athlete.key} ({athlete.name})\nfeed file: {config.feed_path}\n"
         f"subscribe: {feed_url(config, athlete.feed_token)}\n"
-        f"sync only this athlete: runstrong-sync --athlete {athlete.key} sync",
-        highlight=False,
+        f"sync only this athlete: runstrong-sync --athlete {athlete.key} sync"
     )
     return 0
 
@@ -252,5 +250,5 @@ def athletes_remove(app: App, key: str, yes: bool) -> int:
     if not yes:
         click.confirm(f"Remove athlete {key!r} and all their activities and plans?", abort=True)
     count = athletes.remove(app.db, key)
-    app.console.print(f"removed {key} and {count} activities", highlight=False)
+    click.echo(f"removed {key} and {count} activities")
     return 0
