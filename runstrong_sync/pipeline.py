@@ -355,7 +355,14 @@ def publish(
     today = now.astimezone(config.athlete.zone).date()
     extra = health_events(db, athlete, config, now, ignore=ignore_health_of)
     data = build_feed(stored_sessions(db, athlete), feed_settings(config), today, extra)
-    return target, write_atomic(target, data)
+    try:
+        return target, write_atomic(target, data)
+    except OSError as exc:
+        raise RunstrongError(
+            f"The feed {target} could not be written: {exc.strerror or exc}. "
+            "The previous feed is still there, unchanged.",
+            ["Free some space on that disk (or fix its permissions), then run `runstrong-sync sync` again."],
+        ) from exc
 
 
 def sync(
@@ -421,7 +428,7 @@ def sync_all(
                 raise
             except RunstrongError as exc:
                 failed = SyncReport(athlete=key)
-                failed.errors.append(("settings", exc))
+                failed.errors.append(("sync", exc))
                 reports.append(failed)
     return reports
 
@@ -445,6 +452,7 @@ def sync_athlete(
     report = SyncReport(athlete=athlete)
     athlete_row, config = athletes.config_for(db, config, athlete, now)
     with db.transaction() as session:
+        runs.close_abandoned(session, athlete_row, now)
         pipeline_run = runs.start(session, athlete_row, runs.PIPELINE, now)
     try:
         context = make_context(db, athlete_row, config, now, progress, http_session=http_session)

@@ -61,7 +61,7 @@ def _finish(app: App, report: pipeline.SyncReport, *, quiet: bool) -> int:
     render.print_rejections(app.errors, report.rejected)
     for where, error in report.errors:
         who = "" if report.athlete == pipeline.DEFAULT_ATHLETE else f"{report.athlete}: "
-        app.errors.print(f"{who}{where}: {error} (exit status {int(error.exit_status)})", highlight=False)
+        click.echo(f"{who}{where}: {error} (exit status {int(error.exit_status)})", err=True)
     if not quiet:
         for source in report.sources:
             app.console.print(source.summary(), highlight=False)

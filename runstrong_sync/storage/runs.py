@@ -31,6 +31,18 @@ def finish(
     run.summary_json = summary or {}
 
 
+def close_abandoned(session: Session, athlete_id: int, now: datetime) -> int:
+    """Runs still marked running when a new one starts under the lock were killed: say so."""
+    abandoned = session.scalars(
+        select(SyncRunRow).where(SyncRunRow.athlete_id == athlete_id, SyncRunRow.outcome == RUNNING)
+    ).all()
+    for run in abandoned:
+        run.outcome = "interrupted"
+        run.finished_at = now
+        run.summary_json = {"message": "the process ended before this run finished"}
+    return len(abandoned)
+
+
 def source_health(session: Session, athlete_id: int) -> list[SourceHealth]:
     """Per source: first and last finished run, its outcome, and the last success (by aggregates)."""
     finished = (SyncRunRow.athlete_id == athlete_id, SyncRunRow.outcome != RUNNING)
