@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from icalendar import Event
 
 REAUTHORIZE = "reauthorize"
-OK_OUTCOMES = frozenset({"ok", "rejected"})  # a run that set bad files aside still synced
+OK_OUTCOMES = frozenset({"ok", "rejected", "partial"})  # the plan and feed went out
 SOURCE_NAMES = {"strava": "Strava", "fit": "the FIT folder", "pipeline": "sync"}
 
 

@@ -332,8 +332,9 @@ def health_events(
     db: Database, athlete: int, config: Config, now: datetime, *, ignore: Sequence[str] = ()
 ) -> list[Any]:
     """The sync-health event for the feed, when the last sync is too old or Strava needs the runner."""
+    watched = {runs.PIPELINE, *enabled_sources(config)}  # not one-off imports, not sources turned off
     with db.transaction() as session:
-        facts = runs.source_health(session, athlete)
+        facts = [f for f in runs.source_health(session, athlete) if f.source in watched]
     stale_after = timedelta(hours=config.feed.stale_after_hours)
     notice = health.sync_notice(facts, now, stale_after, ignore=ignore)
     if notice is None:

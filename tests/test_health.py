@@ -74,13 +74,13 @@ def test_feed_carries_the_notice_only_while_it_applies(tmp_path: Path) -> None:
         {
             "athlete": {"time_zone": "Europe/Berlin"},
             "data_dir": str(tmp_path),
-            "sources": {"fit": {"enabled": False}},
+            "sources": {"fit": {"enabled": False}, "strava": {"enabled": True}},
             "feed": {"stale_after_hours": 48},
         }
     )
     db = open_database(config.database_url)
     try:
-        pipeline.sync(config, db, now=NOW)
+        pipeline.sync(config, db, now=NOW, sources=[])
         assert _health_events(config.feed_path) == []  # the sync that writes the feed is fresh itself
         athlete = pipeline.athlete_id(db, config, NOW)
 
@@ -104,7 +104,69 @@ def test_feed_carries_the_notice_only_while_it_applies(tmp_path: Path) -> None:
         with db.transaction() as session:
             run = runs.start(session, athlete, "strava", later + DAY)
             runs.finish(session, run, "ok", later + DAY)
-        pipeline.sync(config, db, now=later + DAY)
+        pipeline.sync(config, db, now=later + DAY, sources=[])
+        assert _health_events(config.feed_path) == []
+
+        # Strava turned off: its old troubles no longer show; one-off imports never go stale.
+        with db.transaction() as session:
+            run = runs.start(session, athlete, "strava", later + DAY)
+            runs.finish(session, run, "reauthorize", later + DAY)
+            run = runs.start(session, athlete, "import", NOW)
+            runs.finish(session, run, "ok", NOW)
+        pipeline.publish(db, athlete, config, later + DAY)
+        assert len(_health_events(config.feed_path)) == 1
+        without_strava = config.model_copy(
+            update={
+                "sources": config.sources.model_copy(
+                    update={"strava": config.sources.strava.model_copy(update={"enabled": False})}
+                )
+            }
+        )
+        pipeline.publish(db, athlete, without_strava, later + DAY)
         assert _health_events(config.feed_path) == []
     finally:
         db.dispose()
+
+
+def test_a_source_needing_reauthorization_is_recorded_and_the_rest_goes_on(tmp_path: Path) -> None:
+    from runstrong_sync.errors import RunstrongError
+
+    config = Config.model_validate(
+        {
+            "athlete": {"time_zone": "Europe/Berlin"},
+            "data_dir": str(tmp_path),
+            "sources": {"fit": {"enabled": False}, "strava": {"enabled": True}},
+        }
+    )
+    db = open_database(config.database_url)
+    try:
+        athlete = pipeline.athlete_id(db, config, NOW)
+        report = pipeline.SyncReport()
+
+        def refused() -> list[pipeline.SourceEvent]:
+            raise RunstrongError("Strava refused the refresh token.", exit_status=ExitStatus.REAUTHORIZE)
+
+        result = pipeline._run_source(db, athlete, "strava", refused, NOW, None, report)
+        assert result.created == 0
+        assert report.exit_status == ExitStatus.REAUTHORIZE
+        with db.transaction() as session:
+            facts = {f.source: f for f in runs.source_health(session, athlete)}
+        assert facts["strava"].last_outcome == "reauthorize"
+        assert facts["strava"].last_message == "Strava refused the refresh token."
+        # The next sync still runs, and its feed tells the runner.
+        later = pipeline.sync(config, db, now=NOW + DAY, sources=[])
+        assert later.exit_status == ExitStatus.OK
+        assert _health_events(config.feed_path) == [
+            "Strava needs re-authorization — run `runstrong-sync strava auth`"
+        ]
+    finally:
+        db.dispose()
+
+
+def test_worst_status_names_what_to_act_on_first() -> None:
+    assert pipeline.worst_status([]) == ExitStatus.OK
+    assert (
+        pipeline.worst_status([ExitStatus.REJECTED_INPUT, ExitStatus.RATE_LIMITED]) == ExitStatus.RATE_LIMITED
+    )
+    assert pipeline.worst_status([ExitStatus.RATE_LIMITED, ExitStatus.REAUTHORIZE]) == ExitStatus.REAUTHORIZE
+    assert pipeline.worst_status([ExitStatus.REAUTHORIZE, ExitStatus.DATABASE]) == ExitStatus.DATABASE
