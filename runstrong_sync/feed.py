@@ -73,13 +73,20 @@ def session_summary(session: StrengthSession) -> str:
     return ("Done - " if session.status is SessionStatus.DONE else "") + session.title
 
 
-def build_feed(sessions: Sequence[StrengthSession], settings: FeedSettings, today: date) -> bytes:
-    """The strength feed: every session in the window, with exercises, cues and why that day."""
+def build_feed(
+    sessions: Sequence[StrengthSession],
+    settings: FeedSettings,
+    today: date,
+    extra_events: Sequence[Event] = (),
+) -> bytes:
+    """The strength feed: every session in the window, with exercises, cues and why that day.
+
+    ``extra_events`` (the sync-health notice) are added as given, after the sessions."""
     window = Window.around(today, settings)
     shown = sorted((s for s in sessions if window.holds(s.start)), key=lambda s: (s.start, s.uid))
     calendar = _calendar(settings.name, DESCRIPTION, settings)
     events = [_session_event(s, settings, window.zone, busy_only=False) for s in shown]
-    return _finish(calendar, events, settings, window)
+    return _finish(calendar, [*events, *extra_events], settings, window)
 
 
 def build_busy_feed(sessions: Sequence[StrengthSession], settings: FeedSettings, today: date) -> bytes:

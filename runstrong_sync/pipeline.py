@@ -4,18 +4,19 @@ folder watcher all run it through ``sync``; each stage is also callable alone.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from runstrong_sync import athletes, health, lock, upcoming
 from runstrong_sync import classify as classifier
 from runstrong_sync import plan as planner
-from runstrong_sync import upcoming
 from runstrong_sync.config import WEEKDAYS, Config
 from runstrong_sync.domain import Label, StrengthSession, Zones
-from runstrong_sync.errors import ExitStatus, RunstrongError
+from runstrong_sync.errors import DatabaseError, ExitStatus, RunstrongError
 from runstrong_sync.feed import FeedSettings, build_busy_feed, build_feed, build_runs_feed
 from runstrong_sync.fileio import write_atomic
 from runstrong_sync.sources import (
@@ -29,17 +30,37 @@ from runstrong_sync.sources import (
     enabled_sources,
     load_connector,
 )
-from runstrong_sync.storage import repo
+from runstrong_sync.storage import repo, runs
 from runstrong_sync.storage.db import Database
+from runstrong_sync.storage.models import Athlete
 from runstrong_sync.zones import resolve_zones
 
 log = logging.getLogger(__name__)
-DEFAULT_ATHLETE = "default"
+DEFAULT_ATHLETE = athletes.DEFAULT_ATHLETE
 RELABEL_WINDOW_DAYS = 56  # labels that depend on recent history are refreshed this far back
 PLAN_NOTES_KEY = "plan.notes"
 UPCOMING_KEY = "plan.upcoming"  # the last good copy of the training plan's events
-# A source that stops with one of these has saved its place; the other stages still run.
-SOURCE_STOPS = frozenset({ExitStatus.REAUTHORIZE, ExitStatus.RATE_LIMITED})
+LOCK_FILE = lock.SYNC_LOCK
+# When several things go wrong, the exit status names the one the user must act on first.
+STATUS_PRIORITY = (
+    ExitStatus.DATABASE,
+    ExitStatus.CONFIG,
+    ExitStatus.REAUTHORIZE,
+    ExitStatus.FAILED,
+    ExitStatus.RATE_LIMITED,
+    ExitStatus.REJECTED_INPUT,
+    ExitStatus.OK,
+)
+ShouldStop = Callable[[], bool]
+
+
+class StopRequestedError(RunstrongError):
+    """A stop was asked for (SIGTERM, SIGINT); what was committed stays, the rest waits for next time."""
+
+
+def worst_status(statuses: Iterable[ExitStatus]) -> ExitStatus:
+    found = set(statuses)
+    return next((s for s in STATUS_PRIORITY if s in found), ExitStatus.OK)
 
 
 @dataclass
@@ -65,6 +86,8 @@ class SyncReport:
     plan_changes: dict[str, int] = field(default_factory=dict)
     feed_path: Path | None = None
     feed_changed: bool = False
+    athlete: str = DEFAULT_ATHLETE
+    errors: list[tuple[str, RunstrongError]] = field(default_factory=list)  # source, what went wrong
 
     @property
     def rejected(self) -> list[tuple[str, str, str | None]]:
@@ -72,7 +95,10 @@ class SyncReport:
 
     @property
     def exit_status(self) -> ExitStatus:
-        return ExitStatus.REJECTED_INPUT if self.rejected else ExitStatus.OK
+        statuses = [error.exit_status for _, error in self.errors]
+        if self.rejected:
+            statuses.append(ExitStatus.REJECTED_INPUT)
+        return worst_status(statuses)
 
 
 def now_for(today: date | None, config: Config, clock: datetime | None = None) -> datetime:
@@ -106,11 +132,21 @@ def make_context(
 
 
 def ingest(
-    db: Database, athlete: int, name: str, events: Iterable[SourceEvent], now: datetime
+    db: Database,
+    athlete: int,
+    name: str,
+    events: Iterable[SourceEvent],
+    now: datetime,
+    should_stop: ShouldStop | None = None,
 ) -> SourceReport:
-    """Store each event in its own transaction; then let the connector archive or advance."""
+    """Store each event in its own transaction; then let the connector archive or advance.
+
+    ``should_stop`` is asked between events: a stop never splits a file from its transaction.
+    """
     report = SourceReport(name)
     for event in events:
+        if should_stop is not None and should_stop():
+            raise StopRequestedError(f"Stopped while reading {name}; the next run goes on from here.")
         if isinstance(event, Imported):
             with db.transaction() as session:
                 result = repo.upsert_activity(session, athlete, event.activity, now, event.fingerprint)
@@ -258,10 +294,16 @@ def upcoming_events(
     return events
 
 
+def athlete_key(db: Database, athlete: int) -> str:
+    with db.transaction() as session:
+        row = session.get(Athlete, athlete)
+        return row.key if row is not None else DEFAULT_ATHLETE
+
+
 def replan(
     db: Database, athlete: int, config: Config, now: datetime, http_session: Any = None
 ) -> tuple[planner.PlanResult, dict[str, int]]:
-    settings = plan_settings(config)
+    settings = plan_settings(config, athlete_key(db, athlete))  # the key keeps session UIDs apart
     today = now.astimezone(settings.zone).date()
     since = now - timedelta(weeks=config.planner.history_weeks + 1)
     done, strength_days = day_runs(db, athlete, since)
@@ -329,22 +371,51 @@ def feed_files(config: Config, path: Path | None = None) -> dict[str, Path]:
     return files
 
 
+def health_events(
+    db: Database, athlete: int, config: Config, now: datetime, *, ignore: Sequence[str] = ()
+) -> list[Any]:
+    """The sync-health event for the feed, when the last sync is too old or Strava needs the runner."""
+    watched = {runs.PIPELINE, *enabled_sources(config)}  # not one-off imports, not sources turned off
+    with db.transaction() as session:
+        facts = [f for f in runs.source_health(session, athlete) if f.source in watched]
+    stale_after = timedelta(hours=config.feed.stale_after_hours)
+    notice = health.sync_notice(facts, now, stale_after, ignore=ignore)
+    if notice is None:
+        return []
+    today = now.astimezone(config.athlete.zone).date()
+    return [health.notice_event(notice, f"sync-health-{athlete}@runstrong-sync", now, today)]
+
+
 def publish(
-    db: Database, athlete: int, config: Config, now: datetime, path: Path | None = None
+    db: Database,
+    athlete: int,
+    config: Config,
+    now: datetime,
+    path: Path | None = None,
+    *,
+    ignore_health_of: Sequence[str] = (),
 ) -> tuple[Path, bool]:
     """Write every enabled feed atomically; returns the main feed's path and whether it changed."""
     files = feed_files(config, path)
     today = now.astimezone(config.athlete.zone).date()
     settings = feed_settings(config)
     sessions = stored_sessions(db, athlete)
-    changed = write_atomic(files["strength"], build_feed(sessions, settings, today))
-    if "busy" in files:
-        write_atomic(files["busy"], build_busy_feed(sessions, settings, today))
-    if "runs" in files:
-        since = now - timedelta(weeks=config.feed.past_weeks + 1)
-        with db.transaction() as session:
-            runs = repo.labelled_activities(session, athlete, since)
-        write_atomic(files["runs"], build_runs_feed(runs, settings, today))
+    extra = health_events(db, athlete, config, now, ignore=ignore_health_of)
+    try:
+        changed = write_atomic(files["strength"], build_feed(sessions, settings, today, extra))
+        if "busy" in files:
+            write_atomic(files["busy"], build_busy_feed(sessions, settings, today))
+        if "runs" in files:
+            since = now - timedelta(weeks=config.feed.past_weeks + 1)
+            with db.transaction() as session:
+                labelled = repo.labelled_activities(session, athlete, since)
+            write_atomic(files["runs"], build_runs_feed(labelled, settings, today))
+    except OSError as exc:
+        raise RunstrongError(
+            f"The feed {files['strength']} could not be written: {exc.strerror or exc}. "
+            "The previous feed is still there, unchanged.",
+            ["Free some space on that disk (or fix its permissions), then run `runstrong-sync sync` again."],
+        ) from exc
     return files["strength"], changed
 
 
@@ -359,28 +430,173 @@ def sync(
     progress: Progress | None = None,
     http_session: Any = None,
     options: dict[str, Any] | None = None,
+    athlete: str = DEFAULT_ATHLETE,
+    should_stop: ShouldStop | None = None,
+    lock_wait_s: float = 0.0,
 ) -> SyncReport:
-    """Run every configured connector (or ``sources``), then classify, plan and publish."""
-    report = SyncReport()
-    athlete = athlete_id(db, config, now)
-    context = make_context(
-        db, athlete, config, now, progress, http_session=http_session, options=options or {}
-    )
-    names = list(enabled_sources(config) if sources is None else sources)
-    stopped: RunstrongError | None = None
-    for name in names:
-        connector = load_connector(name, config)
-        try:
-            report.sources.append(ingest(db, athlete, name, connector.fetch(context), now))
-        except RunstrongError as exc:
-            if exc.exit_status not in SOURCE_STOPS:
+    """Run every configured connector (or ``sources``), then classify, plan and publish.
+
+    Holds the single-instance lock; ``athlete`` picks whose sources, settings and feed.
+    """
+    with lock.hold(config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s):
+        return sync_athlete(
+            config,
+            db,
+            now=now,
+            sources=sources,
+            import_paths=import_paths,
+            feed_path=feed_path,
+            progress=progress,
+            http_session=http_session,
+            athlete=athlete,
+            should_stop=should_stop,
+            options=options,
+        )
+
+
+def sync_all(
+    config: Config,
+    db: Database,
+    *,
+    now: datetime,
+    sources: Sequence[str] | None = None,
+    http_session: Any = None,
+    should_stop: ShouldStop | None = None,
+    lock_wait_s: float = 0.0,
+    options: dict[str, Any] | None = None,
+) -> list[SyncReport]:
+    """Sync every athlete in turn under one lock; one athlete's failure does not stop the others."""
+    reports = []
+    with lock.hold(config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s):
+        for key in athletes.keys(db, config, now):
+            try:
+                reports.append(
+                    sync_athlete(
+                        config,
+                        db,
+                        now=now,
+                        sources=sources,
+                        http_session=http_session,
+                        athlete=key,
+                        should_stop=should_stop,
+                        options=options,
+                    )
+                )
+            except (DatabaseError, StopRequestedError):
                 raise
-            stopped = exc  # what came in before the stop still reaches the plan; the error follows
-    if import_paths:
-        report.sources.append(_import(db, athlete, context, import_paths))
-    report.relabelled = relabel(db, athlete, config, now)
-    _, report.plan_changes = replan(db, athlete, config, now, http_session)
-    report.feed_path, report.feed_changed = publish(db, athlete, config, now, feed_path)
-    if stopped is not None:
-        raise stopped
+            except RunstrongError as exc:
+                failed = SyncReport(athlete=key)
+                failed.errors.append(("sync", exc))
+                reports.append(failed)
+    return reports
+
+
+def sync_athlete(
+    config: Config,
+    db: Database,
+    *,
+    now: datetime,
+    sources: Sequence[str] | None = None,
+    import_paths: Sequence[Path] = (),
+    feed_path: Path | None = None,
+    progress: Progress | None = None,
+    http_session: Any = None,
+    athlete: str = DEFAULT_ATHLETE,
+    should_stop: ShouldStop | None = None,
+    options: dict[str, Any] | None = None,
+) -> SyncReport:
+    """One athlete's sync, without the lock (the caller holds it). Every source and the whole run
+    are recorded in sync_runs; a source that fails (Strava offline, needs re-authorization, rate
+    limit) is reported and the others, the plan and the feed still go ahead."""
+    report = SyncReport(athlete=athlete)
+    athlete_row, config = athletes.config_for(db, config, athlete, now)
+    with db.transaction() as session:
+        runs.close_abandoned(session, athlete_row, now)
+        pipeline_run = runs.start(session, athlete_row, runs.PIPELINE, now)
+    try:
+        context = make_context(
+            db, athlete_row, config, now, progress, http_session=http_session, options=options or {}
+        )
+        names = list(enabled_sources(config) if sources is None else sources)
+        for name in names:
+            connector = load_connector(name, config)
+            report.sources.append(
+                _run_source(
+                    db, athlete_row, name, partial(connector.fetch, context), now, should_stop, report
+                )
+            )
+        if import_paths:
+            connector = load_connector("fit", config)
+            if not isinstance(connector, FileConnector):
+                raise TypeError("the fit connector does not import paths")
+            paths = list(import_paths)
+            report.sources.append(
+                _run_source(
+                    db,
+                    athlete_row,
+                    "import",
+                    partial(connector.import_paths, paths, context),
+                    now,
+                    should_stop,
+                    report,
+                )
+            )
+        report.relabelled = relabel(db, athlete_row, config, now)
+        _, report.plan_changes = replan(db, athlete_row, config, now, http_session)
+        report.feed_path, report.feed_changed = publish(
+            db, athlete_row, config, now, feed_path, ignore_health_of=(runs.PIPELINE,)
+        )
+    except BaseException as exc:
+        outcome = "interrupted" if isinstance(exc, StopRequestedError | KeyboardInterrupt) else "failed"
+        _finish_run(db, pipeline_run, outcome, now, {"message": str(exc)})
+        raise
+    outcome = "ok" if report.exit_status in (ExitStatus.OK, ExitStatus.REJECTED_INPUT) else "partial"
+    _finish_run(db, pipeline_run, outcome, now, {"exit_status": int(report.exit_status)})
     return report
+
+
+def _finish_run(db: Database, run_id: int, outcome: str, now: datetime, summary: dict[str, Any]) -> None:
+    try:
+        with db.transaction() as session:
+            runs.finish(session, run_id, outcome, now, summary)
+    except DatabaseError:
+        log.warning("could not record the end of sync run %s", run_id)
+
+
+OUTCOMES = {ExitStatus.REAUTHORIZE: "reauthorize", ExitStatus.RATE_LIMITED: "rate_limited"}
+
+
+def _run_source(
+    db: Database,
+    athlete: int,
+    name: str,
+    events: Callable[[], Iterable[SourceEvent]],
+    now: datetime,
+    should_stop: ShouldStop | None,
+    report: SyncReport,
+) -> SourceReport:
+    with db.transaction() as session:
+        run_id = runs.start(session, athlete, name, now)
+    try:
+        result = ingest(db, athlete, name, events(), now, should_stop)
+    except (DatabaseError, StopRequestedError) as exc:
+        _finish_run(db, run_id, "interrupted" if isinstance(exc, StopRequestedError) else "failed", now, {})
+        raise
+    except RunstrongError as exc:
+        outcome = OUTCOMES.get(exc.exit_status, "failed")
+        _finish_run(db, run_id, outcome, now, {"message": str(exc), "exit_status": int(exc.exit_status)})
+        log.warning("%s: %s", name, exc)
+        report.errors.append((name, exc))
+        return SourceReport(name)
+    except BaseException as exc:
+        _finish_run(db, run_id, "failed", now, {"message": f"{type(exc).__name__}: {exc}"})
+        raise
+    summary = {
+        "created": result.created,
+        "updated": result.updated,
+        "duplicates": result.duplicates,
+        "deleted": result.deleted,
+        "rejected": len(result.rejected),
+    }
+    _finish_run(db, run_id, "rejected" if result.rejected else "ok", now, summary)
+    return result

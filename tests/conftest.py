@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -69,3 +70,38 @@ def run_main(
         timeout=300,
         check=False,
     )
+
+
+POSTGRES_URL = os.environ.get("RUNSTRONG_TEST_POSTGRES_URL") or None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, and (when RUNSTRONG_TEST_POSTGRES_URL is set, as
+    .ci/run does) a PostgreSQL database created for this test and dropped after it."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite'}"
+        return
+    if POSTGRES_URL is None:
+        pytest.skip("RUNSTRONG_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL)")
+    from uuid import uuid4
+
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"runstrong_test_{uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db_env(env: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``env`` on each database: SQLite, and PostgreSQL when one is available."""
+    monkeypatch.setenv("RUNSTRONG_DATABASE_URL", database_url)
+    return env

@@ -12,7 +12,7 @@ from runstrong_sync.errors import ExitStatus
 
 
 def test_import_folder_sets_bad_files_aside_and_exits_with_documented_status(
-    env: Path, fit_folder: Path
+    db_env: Path, fit_folder: Path
 ) -> None:
     result = run_main("--today", "2026-11-25", "import", str(fit_folder))
     assert result.returncode == ExitStatus.REJECTED_INPUT, result.stderr
@@ -55,7 +55,7 @@ def test_import_folder_sets_bad_files_aside_and_exits_with_documented_status(
         assert item["reasons"]
 
 
-def test_same_file_twice_and_under_another_name_is_stored_once(env: Path, tmp_path: Path) -> None:
+def test_same_file_twice_and_under_another_name_is_stored_once(db_env: Path, tmp_path: Path) -> None:
     folder = tmp_path / "again"
     folder.mkdir()
     shutil.copy(FIT / "running/run_with_coordinates.fit", folder / "a.fit")
@@ -68,7 +68,7 @@ def test_same_file_twice_and_under_another_name_is_stored_once(env: Path, tmp_pa
     assert len(items) == 1
 
 
-def test_gzipped_fit_is_read(env: Path, tmp_path: Path) -> None:
+def test_gzipped_fit_is_read(db_env: Path, tmp_path: Path) -> None:
     import gzip
 
     folder = tmp_path / "gz"
@@ -80,7 +80,7 @@ def test_gzipped_fit_is_read(env: Path, tmp_path: Path) -> None:
     assert len(items) == 1 and items[0]["sport"] == "run"
 
 
-def test_local_offset_comes_from_the_file(env: Path, tmp_path: Path) -> None:
+def test_local_offset_comes_from_the_file(db_env: Path, tmp_path: Path) -> None:
     folder = tmp_path / "one"
     folder.mkdir()
     shutil.copy(FIT / "running/activity-small-fenix2-run.fit", folder)

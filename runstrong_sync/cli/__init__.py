@@ -37,10 +37,19 @@ class LazyGroup(click.Group):
     "--today", metavar="YYYY-MM-DD", help="Pin 'today' for reproducible runs (also RUNSTRONG_TODAY)."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Debug output, and tracebacks on errors.")
+@click.option(
+    "--athlete",
+    "athlete_key",
+    metavar="KEY",
+    envvar="RUNSTRONG_ATHLETE",
+    help="Act for this athlete (see `athletes list`; also RUNSTRONG_ATHLETE). Default: the default one.",
+)
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, today: str | None, verbose: bool) -> None:
+def cli(
+    ctx: click.Context, config_path: Path | None, today: str | None, verbose: bool, athlete_key: str | None
+) -> None:
     """Strength sessions placed around your running, published as a calendar feed."""
-    app = App(config_path=config_path, verbose=verbose)
+    app = App(config_path=config_path, verbose=verbose, athlete_key=athlete_key)
     setup_logging(verbose, app.errors)
     app.today = parse_today(today or today_from_env())
     ctx.obj = app
@@ -80,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
 # Commands register themselves on `cli` when their module is imported; one line per module.
 # isort: off
 from runstrong_sync.cli import core  # noqa: E402,F401
+from runstrong_sync.cli import ops  # noqa: E402,F401
 from runstrong_sync.cli import serve  # noqa: E402,F401
 from runstrong_sync.cli import week  # noqa: E402,F401
 # isort: on

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.logging import RichHandler
 
-from runstrong_sync import pipeline
+from runstrong_sync import athletes, pipeline
 from runstrong_sync.config import Config, load_config
 from runstrong_sync.errors import ConfigError
 from runstrong_sync.storage.db import Database, open_database
@@ -23,19 +23,33 @@ class App:
     config_path: Path | None = None
     today: date | None = None
     verbose: bool = False
+    athlete_key: str | None = None  # --athlete; None: the default athlete (and, for sync, everyone)
     console: Console = field(default_factory=lambda: _console())
     errors: Console = field(default_factory=lambda: Console(stderr=True))
     _config: Config | None = None
+    _file_config: Config | None = None
     _db: Database | None = None
 
     @property
+    def file_config(self) -> Config:
+        """The configuration file's values, before any athlete's own settings."""
+        if self._file_config is None:
+            self._file_config = load_config(self.config_path)
+        return self._file_config
+
+    @property
     def config(self) -> Config:
+        """The configuration of the athlete in use (``--athlete``), else the file's."""
         if self._config is None:
-            self._config = load_config(self.config_path)
+            if self.athlete_key is None:
+                self._config = self.file_config
+            else:
+                now = pipeline.now_for(self.today, self.file_config)
+                _, self._config = athletes.config_for(self.db, self.file_config, self.athlete_key, now)
         return self._config
 
     def use_config(self, config: Config) -> None:
-        self._config = config
+        self._config = self._file_config = config
         if self._db is not None:
             self._db.dispose()
             self._db = None
@@ -43,14 +57,16 @@ class App:
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = open_database(self.config.database_url)
+            self._db = open_database(self.file_config.database_url)
         return self._db
 
     def now(self) -> datetime:
         return pipeline.now_for(self.today, self.config)
 
     def athlete(self) -> int:
-        return pipeline.athlete_id(self.db, self.config, self.now())
+        key = self.athlete_key or pipeline.DEFAULT_ATHLETE
+        athlete, _ = athletes.config_for(self.db, self.file_config, key, self.now())
+        return athlete
 
     def close(self) -> None:
         if self._db is not None:

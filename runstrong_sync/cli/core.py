@@ -59,6 +59,9 @@ def progress_bar(app: App, what: str) -> Iterator[ProgressCallback]:
 
 def _finish(app: App, report: pipeline.SyncReport, *, quiet: bool) -> int:
     render.print_rejections(app.errors, report.rejected)
+    for where, error in report.errors:
+        who = "" if report.athlete == pipeline.DEFAULT_ATHLETE else f"{report.athlete}: "
+        click.echo(f"{who}{where}: {error} (exit status {int(error.exit_status)})", err=True)
     if not quiet:
         for source in report.sources:
             app.console.print(source.summary(), highlight=False)
@@ -147,9 +150,16 @@ def sync(app: App, sources: tuple[str, ...], since: datetime | None) -> int:
 
     Quiet on success (cron mails whatever is printed); -v shows what happened.
     """
+    chosen = list(sources) or None
     options = {"since": since.date()} if since else None
-    report = pipeline.sync(app.config, app.db, now=app.now(), sources=list(sources) or None, options=options)
-    return _finish(app, report, quiet=not app.verbose)
+    if app.athlete_key is not None:
+        report = pipeline.sync(
+            app.file_config, app.db, now=app.now(), sources=chosen, athlete=app.athlete_key, options=options
+        )
+        return _finish(app, report, quiet=not app.verbose)
+    reports = pipeline.sync_all(app.file_config, app.db, now=app.now(), sources=chosen, options=options)
+    statuses = [ExitStatus(_finish(app, report, quiet=not app.verbose)) for report in reports]
+    return int(pipeline.worst_status(statuses))
 
 
 @cli.command("import")
@@ -159,7 +169,13 @@ def import_(app: App, paths: tuple[Path, ...]) -> int:
     """Import files or folders now (FIT; bad files are set aside in a rejected/ folder)."""
     with progress_bar(app, "importing") as progress:
         report = pipeline.sync(
-            app.config, app.db, now=app.now(), sources=[], import_paths=list(paths), progress=progress
+            app.file_config,
+            app.db,
+            now=app.now(),
+            sources=[],
+            import_paths=list(paths),
+            progress=progress,
+            athlete=app.athlete_key or pipeline.DEFAULT_ATHLETE,
         )
     return _finish(app, report, quiet=False)
 

@@ -11,22 +11,22 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.strava_webhook import webhook_routes
+from runstrong_sync import athletes
 from runstrong_sync.config import Config
+from runstrong_sync.errors import RunstrongError
 from runstrong_sync.feed import FEED_NAMES
 from runstrong_sync.pipeline import DEFAULT_ATHLETE, feed_files
 from runstrong_sync.server.feeds import FeedBody, FeedRegistry, accepts_gzip
 from runstrong_sync.storage.db import Database
-from runstrong_sync.storage.models import Athlete
 from runstrong_sync.web.loader import week_resolver
 from runstrong_sync.web.page import page_routes
 
@@ -184,26 +184,19 @@ class FeedFastPath:
         await self.app(scope, receive, send)
 
 
-def config_feed_files(config: Config) -> Callable[[str], Mapping[str, Path]]:
-    """The files the pipeline writes for the configured athlete; other athletes have none yet."""
+def config_feed_files(config: Config, db: Database) -> Callable[[str], Mapping[str, Path]]:
+    """The files the pipeline writes for each athlete, by their own settings."""
 
     def files_for(athlete: str) -> Mapping[str, Path]:
-        return feed_files(config) if athlete == DEFAULT_ATHLETE else {}
+        if athlete == DEFAULT_ATHLETE:
+            return feed_files(config)
+        try:
+            _, athlete_config = athletes.config_for(db, config, athlete, datetime.now(UTC))
+        except RunstrongError:
+            return {}  # removed meanwhile
+        return feed_files(athlete_config)
 
     return files_for
-
-
-def athlete_id_for(db: Database, registry: FeedRegistry) -> Callable[[str], int | None]:
-    """Token -> athlete id, through the registry's constant-time token check."""
-
-    def find(token: str) -> int | None:
-        key = registry.resolve(token)
-        if key is None:
-            return None
-        with db.transaction() as session:
-            return session.scalar(select(Athlete.id).where(Athlete.key == key))
-
-    return find
 
 
 def standard_routes(
@@ -211,9 +204,7 @@ def standard_routes(
 ) -> list[BaseRoute]:
     """The week page under each athlete's secret path, and Strava's webhook when Strava is on."""
     clock = clock or (lambda: datetime.now(config.athlete.zone))
-    routes: list[BaseRoute] = list(
-        page_routes(week_resolver(db, config, clock, athlete_id_for(db, registry)), clock)
-    )
+    routes: list[BaseRoute] = list(page_routes(week_resolver(db, config, clock, registry.resolve), clock))
     if config.sources.strava.enabled:
         routes += webhook_routes(db, config.sources.strava.webhook_verify_token)
     return routes
@@ -230,7 +221,7 @@ def create_app(
 ) -> Starlette:
     """The server's application. Tokens and feed files are re-read every ``refresh_seconds``;
     ``clock`` says what "now" is for the week page (tests pin it)."""
-    registry = FeedRegistry(db, files_for or config_feed_files(config), refresh_seconds)
+    registry = FeedRegistry(db, files_for or config_feed_files(config, db), refresh_seconds)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

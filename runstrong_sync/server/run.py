@@ -10,8 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+from runstrong_sync.config import Config
+from runstrong_sync.errors import RunstrongError
+from runstrong_sync.storage.db import Database
 
 ACCESS_FORMAT = "%(asctime)s %(message)s"
 APP_FACTORY = "runstrong_sync.server.app:from_environment"
@@ -49,3 +55,43 @@ def run(host: str, port: int, *, workers: int = 1, config_path: Path | None = No
         log_access=False,
         log_level="warning",  # type: ignore[arg-type]
     ).serve()
+
+
+class BackgroundServer:
+    """The feed server on a thread of the daemon's process; ``stop()`` ends it."""
+
+    def __init__(self, server: Any, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def start_in_background(config: Config, db: Database) -> BackgroundServer:
+    """Serve every athlete's feeds and pages from a thread, for the daemon. uvicorn rather than
+    granian here: granian manages its own processes and signals, which belong to the daemon."""
+    import uvicorn
+
+    from runstrong_sync.server.app import create_app
+
+    setup_access_log()
+    app = create_app(config, db)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=config.server.host, port=config.server.port, log_level="warning", access_log=False
+        )
+    )
+    thread = threading.Thread(target=server.run, name="feed-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        server.should_exit = True
+        raise RunstrongError(
+            f"The feed server could not listen on {config.server.host}:{config.server.port}.",
+            ["Another program may use that port: change server.port in the configuration."],
+        )
+    return BackgroundServer(server, thread)

@@ -162,6 +162,7 @@ class RejectionRow(Base):
 
 class SyncRunRow(Base):
     __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_athlete_source", "athlete_id", "source", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))

@@ -1,0 +1,139 @@
+"""Several athletes in one install: each with their own settings, sources, feed file and feed token.
+
+Settings live in ``athletes.settings_json`` as the same sections as the configuration file
+(``athlete``, ``planner``, ``sources``, ``feed``) and are checked by the same models. They are laid
+over the file's values, except what belongs to one person only: an athlete other than the default
+one never inherits the file's heart-rate and pace numbers, its FIT inbox, or Strava being enabled
+(each athlete authorizes their own Strava account). Nothing of one athlete reaches another's feed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from runstrong_sync.config import Config, _describe
+from runstrong_sync.errors import ConfigError
+from runstrong_sync.storage import repo
+from runstrong_sync.storage.db import Database
+from runstrong_sync.storage.models import Athlete
+
+DEFAULT_ATHLETE = "default"
+SECTIONS = ("athlete", "planner", "sources", "feed")
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+PERSONAL_ATHLETE_KEYS = ("max_hr", "threshold_hr", "resting_hr", "threshold_pace", "age")
+
+
+def check_key(key: str) -> str:
+    if not KEY_PATTERN.match(key):
+        raise ConfigError(
+            f"Athlete key {key!r} is not usable.",
+            ["Use 1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit."],
+        )
+    return key
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def effective_config(config: Config, key: str, name: str, settings: Mapping[str, Any]) -> Config:
+    """The configuration one athlete runs with: the file's, without personal parts, under theirs."""
+    unknown = sorted(set(settings) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(
+            f"Settings of athlete {key!r} have unknown section(s): {', '.join(unknown)}.",
+            [f"Allowed sections: {', '.join(SECTIONS)}."],
+        )
+    base = config.model_dump(mode="python", exclude_none=True)
+    if key != DEFAULT_ATHLETE:
+        for personal in PERSONAL_ATHLETE_KEYS:
+            base["athlete"].pop(personal, None)
+        base["sources"]["fit"] = {}
+        base["sources"]["strava"]["enabled"] = False
+        base["feed"].pop("path", None)
+    merged = _merge(base, settings)
+    merged["athlete"]["name"] = name
+    if key != DEFAULT_ATHLETE and "path" not in merged["feed"]:
+        merged["feed"]["path"] = config.resolved_data_dir / "feeds" / f"{key}.ics"
+    try:
+        effective = Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"Settings of athlete {key!r} have {exc.error_count()} problem(s):",
+            [_describe(error) for error in exc.errors()],
+        ) from exc
+    return effective.model_copy(update={"source_path": config.source_path})
+
+
+def find(session: Session, key: str) -> Athlete | None:
+    return session.scalar(select(Athlete).where(Athlete.key == key))
+
+
+def all_athletes(session: Session) -> Sequence[Athlete]:
+    return session.scalars(select(Athlete).order_by(Athlete.key)).all()
+
+
+def require(session: Session, key: str) -> Athlete:
+    athlete = find(session, key)
+    if athlete is None:
+        raise ConfigError(
+            f"There is no athlete {key!r}.",
+            ["`runstrong-sync athletes list` shows them; `runstrong-sync athletes add KEY` adds one."],
+        )
+    return athlete
+
+
+def config_for(db: Database, config: Config, key: str, now: datetime) -> tuple[int, Config]:
+    """The athlete's id and effective configuration; the default athlete is created on first use."""
+    with db.transaction() as session:
+        if key == DEFAULT_ATHLETE:
+            athlete = repo.ensure_athlete(session, key, config.athlete.name, now)
+        else:
+            athlete = require(session, key)
+        return athlete.id, effective_config(config, key, athlete.name, athlete.settings_json or {})
+
+
+def add(
+    db: Database, config: Config, key: str, name: str, settings: Mapping[str, Any], now: datetime
+) -> Athlete:
+    check_key(key)
+    effective_config(config, key, name, settings)  # refuse bad settings before storing them
+    with db.transaction() as session:
+        if find(session, key) is not None:
+            raise ConfigError(
+                f"Athlete {key!r} exists already.",
+                ["Pick another key, or remove that athlete first (`runstrong-sync athletes remove`)."],
+            )
+        athlete = repo.ensure_athlete(session, key, name, now)
+        athlete.settings_json = dict(settings)
+        return athlete
+
+
+def remove(db: Database, key: str) -> int:
+    """Delete the athlete and everything stored for them; returns how many activities went."""
+    with db.transaction() as session:
+        athlete = require(session, key)
+        count = len(repo.activity_rows(session, athlete.id))
+        session.delete(athlete)
+        return count
+
+
+def keys(db: Database, config: Config, now: datetime) -> list[str]:
+    """Every athlete to sync: the default one first (created as before), then the others."""
+    with db.transaction() as session:
+        repo.ensure_athlete(session, DEFAULT_ATHLETE, config.athlete.name, now)
+        others = [a.key for a in all_athletes(session) if a.key != DEFAULT_ATHLETE]
+    return [DEFAULT_ATHLETE, *others]

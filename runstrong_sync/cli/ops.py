@@ -1,0 +1,254 @@
+"""Running it for years: `status`, `daemon`, and `athletes add/list/remove`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tomllib
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from runstrong_sync import athletes, health, pipeline
+from runstrong_sync.cli import cli
+from runstrong_sync.cli.app import App, pass_app
+from runstrong_sync.config import Config
+from runstrong_sync.daemon import Daemon
+from runstrong_sync.errors import ConfigError
+from runstrong_sync.storage import repo, runs
+from runstrong_sync.storage.models import Athlete
+
+FEED_URL_PATH = "/feed/{token}/strength.ics"  # where the feed server serves the strength feed
+STRAVA_AUTH_STATE = "strava.tokens"  # state the Strava connector keeps its tokens under
+STRAVA_RATE_STATE = "strava.rate"  # ...and its last seen rate-limit usage
+WAITING_SUFFIXES = (".fit", ".fit.gz", ".gpx", ".tcx", ".zip")
+
+
+def feed_url(config: Config, token: str) -> str:
+    server = config.server
+    base = (server.public_url or f"http://{server.host}:{server.port}").rstrip("/")
+    return base + FEED_URL_PATH.format(token=token)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
+def _files_in(folder: Path | None) -> int | None:
+    if folder is None:
+        return None
+    folder = folder.expanduser()
+    if not folder.is_dir():
+        return None
+    return sum(1 for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(WAITING_SUFFIXES))
+
+
+def athlete_status(app: App, athlete: Athlete, now: datetime) -> dict[str, Any]:
+    config = athletes.effective_config(
+        app.file_config, athlete.key, athlete.name, athlete.settings_json or {}
+    )
+    fit = config.sources.fit
+    with app.db.transaction() as session:
+        last = runs.last_runs(session, athlete.id)
+        facts = runs.source_health(session, athlete.id)
+        rejected = runs.rejection_count(session, athlete.id)
+        token = repo.get_state(session, athlete.id, STRAVA_AUTH_STATE)
+        rate = repo.get_state(session, athlete.id, STRAVA_RATE_STATE)
+        activities = len(repo.activity_rows(session, athlete.id))
+    notice = health.sync_notice(facts, now, timedelta(hours=config.feed.stale_after_hours))
+    strava_last = next((r for r in last if r.source == "strava"), None)
+    if not config.sources.strava.enabled:
+        strava_access = "not used"
+    elif strava_last is not None and strava_last.outcome == health.REAUTHORIZE:
+        strava_access = "needs re-authorization"
+    elif token is None:
+        strava_access = "not authorized yet"
+    else:
+        strava_access = "ok"
+    rejected_dir = fit.rejected_dir or (fit.inbox / "rejected" if fit.inbox else None)
+    return {
+        "key": athlete.key,
+        "name": athlete.name,
+        "activities": activities,
+        "feed_path": str(config.feed_path),
+        "feed_url": feed_url(config, athlete.feed_token),
+        "sources": [
+            {
+                "source": r.source,
+                "started_at": _iso(r.started_at),
+                "finished_at": _iso(r.finished_at),
+                "outcome": r.outcome,
+                "summary": r.summary_json,
+            }
+            for r in last
+        ],
+        "health": notice.title if notice is not None else None,
+        "strava": {"enabled": config.sources.strava.enabled, "token": strava_access, "rate_limit": rate},
+        "files_waiting": _files_in(fit.inbox) if fit.enabled else None,
+        "inbox": str(fit.inbox) if fit.inbox else None,
+        "rejected": {"recorded": rejected, "in_folder": _files_in(rejected_dir)},
+    }
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
+@pass_app
+def status(app: App, as_json: bool) -> int:
+    """Last sync of each source and its outcome, Strava token and rate limit, files waiting and
+    rejected, the feed URL and the database in use (every athlete, or only --athlete)."""
+    now = app.now()
+    athletes.keys(app.db, app.file_config, now)  # the default athlete exists, as after any sync
+    with app.db.transaction() as session:
+        chosen = (
+            [athletes.require(session, app.athlete_key)]
+            if app.athlete_key
+            else athletes.all_athletes(session)
+        )
+    data: dict[str, Any] = {
+        "database": app.db.url,
+        "config": str(app.file_config.source_path) if app.file_config.source_path else None,
+        "athletes": [athlete_status(app, a, now) for a in chosen],
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    out = app.console
+    click.echo(f"database: {data['database']}")
+    click.echo(f"configuration: {data['config'] or 'built-in defaults'}")
+    for item in data["athletes"]:
+        click.echo(f"\n{item['name']} ({item['key']}): {item['activities']} activities")
+        if item["health"]:
+            click.secho(item["health"], fg="red", bold=True)
+        table = Table("source", "last run", "outcome", "summary")
+        for r in item["sources"]:
+            summary = ", ".join(f"{k} {v}" for k, v in r["summary"].items() if k != "exit_status")
+            table.add_row(r["source"], r["started_at"] or "", r["outcome"], summary)
+        if item["sources"]:
+            out.print(table)
+        else:
+            click.echo("no sync yet")
+        strava = item["strava"]
+        rate = f", rate limit {strava['rate_limit']}" if strava["rate_limit"] else ""
+        click.echo(f"Strava: {strava['token']}{rate}")
+        waiting = item["files_waiting"]
+        click.echo(
+            f"files waiting: {'-' if waiting is None else waiting} in {item['inbox'] or 'no inbox'}; "
+            f"rejected: {item['rejected']['recorded']} recorded, "
+            f"{item['rejected']['in_folder'] or 0} in the rejected folder"
+        )
+        click.echo(f"feed: {item['feed_path']}\nsubscribe: {item['feed_url']}")
+    return 0
+
+
+@cli.command()
+@click.option(
+    "--catch-up/--no-catch-up",
+    default=True,
+    show_default=True,
+    help="Sync at start when the last successful sync is over a day old (or there was none).",
+)
+@pass_app
+def daemon(app: App, catch_up: bool) -> int:
+    """Run the nightly sync ([daemon] sync_time), optional polling, the folder watcher and the feed
+    server in one process. SIGTERM or SIGINT finish the current file, then stop."""
+    logging.getLogger("runstrong_sync").setLevel(logging.INFO)
+    Daemon(app.file_config, app.db, catch_up=catch_up).run_forever()
+    return 0
+
+
+@cli.group("athletes")
+def athletes_group() -> None:
+    """Several athletes in one install (a coach and a squad): each with their own sources,
+    settings and secret feed URL."""
+
+
+def _read_settings(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"Settings file {path} cannot be read: {exc.strerror or exc}.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Settings file {path} is not valid TOML: {exc}.") from exc
+
+
+@athletes_group.command("add")
+@click.argument("key")
+@click.option("--name", help="Shown in the feed and in `status` (default: the key).")
+@click.option(
+    "--settings",
+    "settings_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file with this athlete's [athlete], [planner], [sources] and [feed] sections.",
+)
+@click.option("--time-zone", help="The athlete's IANA time zone (else the configuration file's).")
+@pass_app
+def athletes_add(
+    app: App, key: str, name: str | None, settings_path: Path | None, time_zone: str | None
+) -> int:
+    """Add an athlete; prints their secret feed URL."""
+    settings = _read_settings(settings_path)
+    if time_zone:
+        settings.setdefault("athlete", {})["time_zone"] = time_zone
+    athlete = athletes.add(app.db, app.file_config, key, name or key, settings, app.now())
+    config = athletes.effective_config(app.file_config, key, athlete.name, settings)
+    click.echo(
+        f"added {athlete.key} ({athlete.name})\nfeed file: {config.feed_path}\n"
+        f"subscribe: {feed_url(config, athlete.feed_token)}\n"
+        f"sync only this athlete: runstrong-sync --athlete {athlete.key} sync"
+    )
+    return 0
+
+
+@athletes_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def athletes_list(app: App, as_json: bool) -> int:
+    """Every athlete with their feed file and URL."""
+    athletes.keys(app.db, app.file_config, app.now())
+    with app.db.transaction() as session:
+        rows = athletes.all_athletes(session)
+        counts = {a.key: len(repo.activity_rows(session, a.id)) for a in rows}
+    items: list[dict[str, Any]] = []
+    for a in rows:
+        config = athletes.effective_config(app.file_config, a.key, a.name, a.settings_json or {})
+        items.append(
+            {
+                "key": a.key,
+                "name": a.name,
+                "activities": counts[a.key],
+                "feed_path": str(config.feed_path),
+                "feed_url": feed_url(config, a.feed_token),
+                "settings": a.settings_json or {},
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(items, indent=2, ensure_ascii=False, default=str))
+        return 0
+    table = Table("key", "name", "activities", "feed file", "feed URL")
+    for item in items:
+        table.add_row(item["key"], item["name"], str(item["activities"]), item["feed_path"], item["feed_url"])
+    app.console.print(table)
+    return 0
+
+
+@athletes_group.command("remove")
+@click.argument("key")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def athletes_remove(app: App, key: str, yes: bool) -> int:
+    """Remove an athlete and everything stored for them (their feed file is left in place)."""
+    if key == pipeline.DEFAULT_ATHLETE:
+        raise ConfigError(
+            "The default athlete cannot be removed; it is the one the configuration file describes."
+        )
+    if not yes:
+        click.confirm(f"Remove athlete {key!r} and all their activities and plans?", abort=True)
+    count = athletes.remove(app.db, key)
+    click.echo(f"removed {key} and {count} activities")
+    return 0

@@ -1,0 +1,254 @@
+"""`runstrong-sync daemon`: the nightly sync, optional polling, the folder watcher and the feed
+server in one process.
+
+One thread syncs: the main one. The scheduler (the `schedule` package) and the watcher only ask for
+a sync; the main loop runs it, so there is one writer and the lock is never fought over inside the
+process. SIGTERM and SIGINT set a flag that the pipeline checks between files: the file in hand is
+committed, then the daemon stops; the next start goes on from there.
+
+The scheduler runs on the athlete's local wall clock, read through the injected ``clock``: 03:30 is
+03:30 in the configured time zone across DST changes. A clock that jumps forward runs the missed
+sync once; one that jumps back does not run it twice, nor wait days for the next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import signal
+import threading
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Protocol
+
+import schedule
+
+from runstrong_sync import lock, pipeline
+from runstrong_sync.config import Config
+from runstrong_sync.errors import ExitStatus, RunstrongError
+from runstrong_sync.storage import runs
+from runstrong_sync.storage.db import Database
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], dt.datetime]
+MAX_SLEEP_S = 30.0  # wake at least this often, to notice clock jumps and stop requests
+CLOCK_SLACK = dt.timedelta(minutes=5)
+CATCH_UP_AFTER = dt.timedelta(hours=24)  # a start after a longer pause syncs at once
+
+
+class Service(Protocol):
+    """Something running beside the scheduler (the feed server, the folder watcher)."""
+
+    def stop(self) -> None: ...
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def start_feed_server(config: Config, db: Database) -> Service | None:
+    """Start the feed server in a background thread, when the server module is installed.
+
+    Seam: ``runstrong_sync.server.start_in_background(config, db) -> Service`` serves the feeds
+    (every athlete's, by token) until ``stop()``.
+    """
+    return _start_optional("runstrong_sync.server", "feed server", config, db)
+
+
+def start_watcher(config: Config, db: Database, request_sync: Callable[[str], None]) -> Service | None:
+    """Watch the FIT inbox, when the watcher module is installed; new files ask for a sync.
+
+    Seam: ``runstrong_sync.watcher.start_in_background(config, db, request_sync) -> Service`` calls
+    ``request_sync("files")`` when files settle, and never syncs itself (one writer per process).
+    """
+    return _start_optional("runstrong_sync.watcher", "folder watcher", config, db, request_sync)
+
+
+def _start_optional(module_name: str, what: str, *args: Any) -> Service | None:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        log.info("%s not installed; running without it", what)
+        return None
+    start = getattr(module, "start_in_background", None)
+    if start is None:
+        log.info("%s has no start_in_background(); running without it", what)
+        return None
+    service: Service = start(*args)
+    log.info("%s started", what)
+    return service
+
+
+@contextmanager
+def schedule_clock(local_now: Callable[[], dt.datetime]) -> Iterator[None]:
+    """Let `schedule` read the injected clock (naive local wall time) instead of the system's."""
+
+    class ClockedDatetime(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            return local_now()
+
+    module: Any = schedule
+    original = module.datetime
+    module.datetime = types.SimpleNamespace(
+        datetime=ClockedDatetime, timedelta=dt.timedelta, time=dt.time, date=dt.date
+    )
+    try:
+        yield
+    finally:
+        module.datetime = original
+
+
+@dataclass
+class Daemon:
+    config: Config
+    db: Database
+    clock: Clock = system_clock
+    lock_wait_s: float = 300.0
+    catch_up: bool = True
+    scheduler: schedule.Scheduler = field(default_factory=schedule.Scheduler)
+    reports: list[list[pipeline.SyncReport]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _wake: threading.Event = field(default_factory=threading.Event)
+    _requested: list[str] = field(default_factory=list)
+    _mutex: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- the clock -----------------------------------------------------------------------------
+    def local_now(self) -> dt.datetime:
+        """Naive wall time in the athlete's zone: what the scheduler compares against."""
+        return self.clock().astimezone(self.config.athlete.zone).replace(tzinfo=None)
+
+    # --- requests --------------------------------------------------------------------------------
+    def request_sync(self, reason: str) -> None:
+        """Thread-safe: the scheduler, the watcher or a start-up catch-up asks; the main loop runs."""
+        with self._mutex:
+            self._requested.append(reason)
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # --- scheduling ------------------------------------------------------------------------------
+    def plan_jobs(self) -> None:
+        self.scheduler.clear()
+        at = self.config.daemon.sync_time.strftime("%H:%M:%S")
+        with schedule_clock(self.local_now):
+            self.scheduler.every().day.at(at).do(self.request_sync, "nightly").tag("nightly")
+            if self.config.daemon.poll_minutes:
+                self.scheduler.every(self.config.daemon.poll_minutes).minutes.do(
+                    self.request_sync, "poll"
+                ).tag("poll")
+        if self.catch_up and self._last_sync_too_old():
+            self.request_sync("catch-up")
+
+    def _last_sync_too_old(self) -> bool:
+        now = self.clock()
+        try:
+            athlete = pipeline.athlete_id(self.db, self.config, now)
+            with self.db.transaction() as session:
+                health = {h.source: h for h in runs.source_health(session, athlete)}
+        except RunstrongError as exc:
+            log.warning("could not read the last sync: %s", exc)
+            return True
+        last = health.get(runs.PIPELINE)
+        return last is None or last.last_success is None or now - last.last_success > CATCH_UP_AFTER
+
+    def _fix_clock_jumps(self, now: dt.datetime) -> None:
+        """A clock set back leaves next runs far ahead: bring them back to one period from now."""
+        for job in self.scheduler.jobs:
+            if job.next_run is None:
+                continue
+            period = dt.timedelta(**{str(job.unit): job.interval})
+            if job.next_run - now > period + CLOCK_SLACK:
+                log.warning("the clock went back; rescheduling %s", ", ".join(sorted(map(str, job.tags))))
+                job._schedule_next_run()
+
+    def tick(self) -> None:
+        """One step: fire due jobs, then run a requested sync (in this thread)."""
+        with schedule_clock(self.local_now):
+            self._fix_clock_jumps(self.local_now())
+            self.scheduler.run_pending()
+        with self._mutex:
+            reasons, self._requested = self._requested, []
+        self._wake.clear()
+        if reasons and not self.stopping:
+            self.run_sync(", ".join(dict.fromkeys(reasons)))
+
+    def seconds_to_next_job(self) -> float:
+        with schedule_clock(self.local_now):
+            idle = self.scheduler.idle_seconds
+        return MAX_SLEEP_S if idle is None else max(0.0, min(idle, MAX_SLEEP_S))
+
+    def run_sync(self, reason: str) -> ExitStatus:
+        log.info("sync (%s) starting", reason)
+        try:
+            reports = pipeline.sync_all(
+                self.config,
+                self.db,
+                now=pipeline.now_for(None, self.config, self.clock()),
+                should_stop=lambda: self.stopping,
+                lock_wait_s=self.lock_wait_s,
+            )
+        except pipeline.StopRequestedError as exc:
+            log.warning("%s", exc)
+            return ExitStatus.OK
+        except RunstrongError as exc:
+            log.error("sync (%s) failed: %s", reason, exc)
+            return exc.exit_status
+        except Exception:
+            log.exception("sync (%s) failed unexpectedly; the daemon goes on", reason)
+            return ExitStatus.FAILED
+        self.reports.append(reports)
+        for report in reports:
+            for source, error in report.errors:
+                log.error("%s %s: %s", report.athlete, source, error)
+            for ref, why, _ in report.rejected:
+                log.warning("%s rejected %s: %s", report.athlete, ref, why)
+        status = pipeline.worst_status(r.exit_status for r in reports)
+        log.info("sync (%s) finished with exit status %d", reason, int(status))
+        return status
+
+    # --- the process -----------------------------------------------------------------------------
+    def run_forever(self, *, install_signals: bool = True) -> None:
+        with lock.hold(self.config.resolved_data_dir / lock.DAEMON_LOCK, what="daemon"):
+            previous = self._install_signals() if install_signals else {}
+            services: list[Service] = []
+            try:
+                for service in (
+                    start_feed_server(self.config, self.db),
+                    start_watcher(self.config, self.db, self.request_sync),
+                ):
+                    if service is not None:
+                        services.append(service)
+                self.plan_jobs()
+                log.info("daemon running; next sync at %s (local)", self.scheduler.next_run)
+                while not self.stopping:
+                    self.tick()
+                    if self.stopping:
+                        break
+                    self._wake.wait(self.seconds_to_next_job())
+            finally:
+                for service in reversed(services):
+                    try:
+                        service.stop()
+                    except Exception:
+                        log.exception("stopping %s failed", service)
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+                log.info("daemon stopped")
+
+    def _install_signals(self) -> dict[int, Any]:
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.warning("%s received: finishing the current file, then stopping", signal.Signals(signum).name)
+            self.stop()
+
+        return {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}

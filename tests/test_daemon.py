@@ -1,0 +1,216 @@
+"""The daemon: nightly sync on the athlete's wall clock (through an injected clock), polling,
+catch-up, clock jumps, and SIGTERM/SIGINT on the real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import FIT, run_main
+from sqlalchemy import select
+
+from runstrong_sync.config import Config
+from runstrong_sync.daemon import Daemon
+from runstrong_sync.errors import ExitStatus
+from runstrong_sync.storage.db import Database, open_database
+from runstrong_sync.storage.models import SyncRunRow
+
+BERLIN = ZoneInfo("Europe/Berlin")
+DISTINCT = (
+    "running/activity-small-fenix2-run.fit",
+    "running/2019-09-14-17-22-05.fit",
+    "running/run_with_coordinates.fit",
+    "other_sports/2016-04-09-13-19-18.fit",
+    "synthetic/synthetic_tempo.fit",
+)
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set_local(self, *args: int) -> None:
+        self.now = datetime(*args, tzinfo=BERLIN)  # type: ignore[misc]
+
+
+@pytest.fixture
+def db_and_config(tmp_path: Path) -> Iterator[tuple[Database, Config]]:
+    config = Config.model_validate(
+        {
+            "athlete": {"time_zone": "Europe/Berlin"},
+            "data_dir": str(tmp_path / "data"),
+            "sources": {"fit": {"enabled": False}},
+            "daemon": {"sync_time": "03:30"},
+        }
+    )
+    db = open_database(config.database_url)
+    yield db, config
+    db.dispose()
+
+
+def _pipeline_runs(db: Database) -> list[datetime]:
+    with db.transaction() as session:
+        rows = session.scalars(select(SyncRunRow).where(SyncRunRow.source == "pipeline")).all()
+        return [r.started_at for r in rows]
+
+
+def test_nightly_sync_runs_at_local_time_across_dst_and_clock_jumps(
+    db_and_config: tuple[Database, Config],
+) -> None:
+    db, config = db_and_config
+    clock = FakeClock(datetime(2026, 3, 27, 22, 0, tzinfo=BERLIN))
+    daemon = Daemon(config, db, clock=clock, catch_up=False)
+    daemon.plan_jobs()
+    daemon.tick()
+    assert _pipeline_runs(db) == []
+
+    clock.set_local(2026, 3, 28, 3, 29, 59)
+    daemon.tick()
+    assert _pipeline_runs(db) == []
+    clock.set_local(2026, 3, 28, 3, 30, 1)
+    daemon.tick()
+    daemon.tick()
+    assert _pipeline_runs(db) == [datetime(2026, 3, 28, 2, 30, 1, tzinfo=UTC)]  # 03:30 CET
+
+    # The night the clocks go forward: still 03:30 on the wall, now an hour less from UTC.
+    clock.set_local(2026, 3, 29, 3, 30, 0)
+    daemon.tick()
+    assert _pipeline_runs(db)[-1] == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 CEST
+
+    # The clock is set back three days (a bad NTP step): no run now, and not days of silence after.
+    clock.now -= timedelta(days=3)
+    daemon.tick()
+    assert len(_pipeline_runs(db)) == 2
+    assert daemon.scheduler.next_run - daemon.local_now() <= timedelta(days=1)
+
+    # It jumps forward five days (a machine resumed from sleep): the missed sync runs once.
+    clock.now += timedelta(days=8)
+    daemon.tick()
+    daemon.tick()
+    assert len(_pipeline_runs(db)) == 3
+    assert daemon.scheduler.next_run - daemon.local_now() <= timedelta(days=1)
+
+
+def test_polling_and_catch_up(db_and_config: tuple[Database, Config]) -> None:
+    db, config = db_and_config
+    config = config.model_copy(update={"daemon": config.daemon.model_copy(update={"poll_minutes": 30})})
+    clock = FakeClock(datetime(2026, 6, 1, 12, 0, tzinfo=BERLIN))
+    daemon = Daemon(config, db, clock=clock)  # never synced: catches up at start
+    daemon.plan_jobs()
+    daemon.tick()
+    assert len(_pipeline_runs(db)) == 1
+    for _ in range(120):  # two hours, minute by minute
+        clock.now += timedelta(minutes=1)
+        daemon.tick()
+    assert len(_pipeline_runs(db)) == 1 + 4
+
+    restarted = Daemon(config, db, clock=clock)  # synced a moment ago: no catch-up
+    restarted.plan_jobs()
+    restarted.tick()
+    assert len(_pipeline_runs(db)) == 5
+    assert restarted.scheduler.next_run - restarted.local_now() == timedelta(minutes=30)  # the poll
+
+
+# --- the real process ----------------------------------------------------------------------------
+
+
+def _start_daemon(*args: str) -> tuple[subprocess.Popen[str], Path]:
+    log = Path(os.environ["RUNSTRONG_DATA_DIR"]).parent / f"daemon-{time.monotonic_ns()}.log"
+    handle = log.open("w", encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runstrong_sync", "daemon", *args],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    handle.close()
+    return process, log
+
+
+def _wait_for(condition: object, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+@pytest.fixture
+def daemon_inbox(env: Path, tmp_path: Path) -> Path:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in DISTINCT:
+        shutil.copy(FIT / name, inbox)
+    for n in range(10):  # copies under other names: read, found known, archived
+        shutil.copy(FIT / DISTINCT[0], inbox / f"copy-{n:02d}.fit")
+    (tmp_path / "config.toml").write_text(
+        f'[athlete]\ntime_zone = "Europe/Berlin"\n[sources.fit]\ninbox = "{inbox}"\n', encoding="utf-8"
+    )
+    return inbox
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_idle_daemon_stops_cleanly_on_signal(env: Path, signum: int) -> None:
+    process, log = _start_daemon("--no-catch-up")
+    try:
+        _wait_for(lambda: "daemon running" in log.read_text(encoding="utf-8"))
+        second, second_log = _start_daemon("--no-catch-up")
+        assert second.wait(timeout=60) == ExitStatus.LOCKED
+        assert "Another daemon is still running" in second_log.read_text(encoding="utf-8")
+        process.send_signal(signum)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = log.read_text(encoding="utf-8")
+    assert "daemon stopped" in text and "Traceback" not in text
+
+
+def test_sigterm_mid_sync_finishes_the_file_and_a_restart_goes_on(daemon_inbox: Path) -> None:
+    archive = daemon_inbox / "archive"
+    process, log = _start_daemon()
+    try:
+        _wait_for(lambda: archive.is_dir() and any(archive.iterdir()))
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = log.read_text(encoding="utf-8")
+    assert "SIGTERM received" in text and "Traceback" not in text, text
+    archived = {p.name for p in archive.iterdir()}
+    waiting = {p.name for p in daemon_inbox.glob("*.fit")}
+    assert archived and not archived & waiting
+    assert not waiting or "Stopped while reading fit" in text
+    assert len(archived) + len(waiting) == len(DISTINCT) + 10  # nothing lost between the two
+    stored = json.loads(run_main("activities", "--json").stdout)
+    stored_refs = {Path(a["source_ref"]).name for a in stored}
+    assert stored_refs <= archived  # whatever was archived was committed first
+
+    process, log = _start_daemon()  # the interrupted sync is not a success: it catches up
+    try:
+        _wait_for(lambda: not any(daemon_inbox.glob("*.fit")))
+        _wait_for(lambda: "finished with exit status" in log.read_text(encoding="utf-8"))
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert len(json.loads(run_main("activities", "--json").stdout)) == len(DISTINCT)
