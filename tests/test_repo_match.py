@@ -46,3 +46,19 @@ def test_same_run_from_a_file_is_one_activity_and_two_from_one_source_stay_two(t
         assert kept.source == "fit"  # the richer source's detail wins
         assert sorted(s.source for s in kept.sources) == ["fit", "strava"]
     db.dispose()
+
+
+def test_schema_changes_roll_back_with_their_transaction(tmp_path: Path) -> None:
+    """A migration killed half-way must leave no half-made schema (the sqlite3 module would
+    otherwise commit each CREATE TABLE on its own)."""
+    import pytest
+    from sqlalchemy import inspect
+
+    from runstrong_sync.storage.db import migration_engine
+
+    db = open_database(f"sqlite:///{tmp_path / 'ddl.sqlite'}", migrate=False)
+    with pytest.raises(RuntimeError), migration_engine(db.engine).begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE half_made (x INTEGER)")
+        raise RuntimeError("crash in the middle of a migration")
+    assert "half_made" not in inspect(db.engine).get_table_names()
+    db.dispose()

@@ -515,8 +515,9 @@ def test_a_stopped_strava_run_still_labels_plans_and_publishes(tmp_path: Path, f
     fake.fail("/athlete/activities", 429, count=1, skip=1)
     config = make_config(tmp_path, fake)
     db = connect(config, fake)
-    with pytest.raises(StravaRateLimitedError):
-        pipeline.sync(config, db, now=NOW, options={"since": date(2026, 1, 1)})
+    report = pipeline.sync(config, db, now=NOW, options={"since": date(2026, 1, 1)})
+    assert report.exit_status is ExitStatus.RATE_LIMITED
+    assert [type(error) for _, error in report.errors] == [StravaRateLimitedError]
     stored = rows(db, config)
     assert len(stored) == 200 and all(row.label for row in stored.values())
     assert (tmp_path / "feed.ics").read_text(encoding="utf-8").startswith("BEGIN:VCALENDAR")

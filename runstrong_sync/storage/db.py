@@ -26,6 +26,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_transactional_ddl(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    dbapi_connection.isolation_level = None  # the sqlite3 module would commit before each DDL
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migration_engine(engine: Engine) -> Engine:
+    """An engine for migrations only. On SQLite it wraps a whole migration in one transaction
+    (the sqlite3 module would commit each CREATE TABLE on its own), so a crash half-way through
+    leaves no half-made schema. Everyday work keeps the module's own transaction handling, where
+    a read does not start a write transaction that another writer could then refuse."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    ddl = create_engine(engine.url, connect_args={"timeout": 30})
+    event.listen(ddl, "connect", _sqlite_transactional_ddl)
+    event.listen(ddl, "begin", _sqlite_begin_immediate)
+    return ddl
+
+
 class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -98,9 +120,14 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (a no-op when it is there already)."""
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    ddl = migration_engine(engine)
+    try:
+        with ddl.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        if ddl is not engine:
+            ddl.dispose()
 
 
 def table_names(engine: Engine) -> list[str]:
