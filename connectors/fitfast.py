@@ -319,7 +319,9 @@ class _Decoder:
                     rec_dist.append(_number(out.get("distance")))
                     if "position_lat" in out:
                         has_position = True
-                elif mesg == _LAP:
+                    continue
+                out = dict(sorted(out.items()))  # fitparse fills its dicts in field-name order
+                if mesg == _LAP:
                     content.laps.append(out)
                 elif mesg == _SESSION:
                     content.sessions.append(out)
