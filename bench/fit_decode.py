@@ -5,8 +5,9 @@
 Both decoders run in the same process on the same bytes (files are read once, up front); each
 figure is the sum over the set of each file's best of N runs, in CPU seconds of this process
 (steadier than wall time on a shared machine), and the values of the two decoders are checked to
-be identical (types and key order included) before anything is timed. The 2.7 MB ultra fixture is not in the repository: it
-is used from the shared fixture folder beside (or above) the checkout when present.
+be identical (types and key order included) before anything is timed. The 2.7 MB ultra fixture
+is not in the repository: it is used from the shared fixture folder beside (or above) the
+checkout when present.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def _values(content: FitContent) -> Any:
     return repr(values)  # repr keeps types (1 vs 1.0) and key order apart
 
 
-def _best(decode: Callable[[bytes], FitContent], files: list[bytes], repeat: int) -> tuple[float, list[float]]:
+def _best(
+    decode: Callable[[bytes], FitContent], files: list[bytes], repeat: int
+) -> tuple[float, list[float]]:
     """Best total over `repeat` runs, and the best time per file."""
     per_file = [float("inf")] * len(files)
     for _ in range(repeat):
@@ -73,9 +76,13 @@ def run_set(name: str, paths: list[Path], repeat: int, fitparse_repeat: int) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5, help="runs of the fast decoder per file (best kept)")
-    parser.add_argument("--fitparse-repeat", type=int, default=2, help="runs of fitparse per file (best kept)")
+    parser.add_argument(
+        "--fitparse-repeat", type=int, default=2, help="runs of fitparse per file (best kept)"
+    )
     parser.add_argument("--no-large", action="store_true", help="skip the 42k-record ultra even when present")
     args = parser.parse_args()
 
@@ -93,8 +100,10 @@ def main() -> None:
         sets.append(("ultra (shared)", [large]))
 
     header = (
-        f"{'set':<15} {'files':>5} {'records':>8} {'MB':>5} | {'fitparse s':>10} {'files/s':>8} {'rec/s':>9} |"
-        f" {'fast s':>7} {'files/s':>8} {'rec/s':>10} | {'ratio':>6} {'min/file':>8} {'median':>7}"
+        f"{'set':<15} {'files':>5} {'records':>8} {'MB':>5} |"
+        f" {'fitparse s':>10} {'files/s':>8} {'rec/s':>9} |"
+        f" {'fast s':>7} {'files/s':>8} {'rec/s':>10} |"
+        f" {'ratio':>6} {'min/file':>8} {'median':>7}"
     )
     print(
         f"Python {sys.version.split()[0]}; CPU seconds, best of {args.fitparse_repeat} (fitparse)"

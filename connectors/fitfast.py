@@ -54,14 +54,15 @@ def _byte_table() -> list[int]:
 
 
 _CRC8: Final[list[int]] = _byte_table()
-_crc16_words: list[int] = []  # built on first use: 65536 entries, two bytes per lookup
+_crc16_words = array("H")  # built on first use: 65536 entries, two bytes per lookup
 
 
-def _word_table() -> list[int]:
+def _word_table() -> array[int]:
     # After xoring a little-endian word into the 16-bit register, two byte steps depend only on
-    # the xored value, so one lookup does both.
+    # the xored value, so one lookup does both. An array (128 KiB) rather than a list of int
+    # objects: it stays in cache, which makes the lookups ~3x faster.
     t8 = _CRC8
-    return [(t8[v & 0xFF] >> 8) ^ t8[((v >> 8) ^ t8[v & 0xFF]) & 0xFF] for v in range(65536)]
+    return array("H", [(t8[v & 0xFF] >> 8) ^ t8[((v >> 8) ^ t8[v & 0xFF]) & 0xFF] for v in range(65536)])
 
 
 def crc16(data: bytes | memoryview, crc: int = 0) -> int:
@@ -131,6 +132,10 @@ _SYSTEM_TIME_LIMIT: Final = 0x10000000
 _FIT_EPOCH: Final = datetime(1989, 12, 31)
 
 
+_STEPS: Final = 256
+_STEP_DELTAS: Final = tuple(timedelta(seconds=step) for step in range(_STEPS))
+
+
 def _date_time(raw: int) -> datetime:
     return _FIT_EPOCH + timedelta(seconds=raw)
 
@@ -146,8 +151,15 @@ _OP_NUM, _OP_ENUM, _OP_DATE, _OP_LOCAL_DATE, _OP_SUBFIELD, _OP_COMPONENT, _OP_AR
 _GUARD_LOCAL_DATE, _GUARD_INTO_DAY = 0, 1
 
 Step = tuple[str, int, int, Any, Any, Any, Any]
-# (ts, ts invalid, hr, hr invalid, distance, invalid, scale, position_lat, invalid, speed sources)
-SimpleRecord = tuple[int, Any, int, Any, int, Any, Any, int, Any, tuple[tuple[int, Any, Any], ...]]
+# (ts, ts invalid, hr, hr invalid, distance, invalid, scale, position_lat, invalid, speed sources,
+#  compressed_speed_distance)
+SimpleRecord = tuple[int, Any, int, Any, int, Any, Any, int, Any, tuple[tuple[int, Any, Any], ...], int]
+# The profile's layout of compressed_speed_distance: speed in bits 0-11 (1/100 m/s), distance in
+# bits 12-23 (1/16 m, accumulated across rollovers).
+_PACKED_SPEED: Final = (12, 0, 100, None)
+_PACKED_DISTANCE: Final = (12, 12, 16, None)
+_PACKED_INVALID: Final = b"\xff\xff\xff"
+_PACKED_KEY: Final = (20, 5)
 
 
 class _Plan:
@@ -223,7 +235,7 @@ class _Decoder:
         # Appending the little-endian CRC makes the CRC of the whole span zero.
         if crc16(memoryview(data)[pos : end + 2]) != 0:
             raise FitFastUnsupportedError("file CRC mismatch")
-        self.accumulators = {}
+        self.accumulators.clear()  # per chained file, as fitparse
         self._messages(start, end)
         return end + 2
 
@@ -241,7 +253,10 @@ class _Decoder:
         plans: list[_Plan | None] = [None] * 16
         ts_acc = 0  # last timestamp seen, for compressed-timestamp headers
         kept = self._kept_values
-        epoch = _FIT_EPOCH
+        steps = _STEP_DELTAS
+        accumulators = self.accumulators
+        last_stamp = 0
+        last_date = _FIT_EPOCH
         while pos < end:
             header = data[pos]
             if header & 0x80:  # compressed timestamp header: local type in bits 5-6
@@ -275,7 +290,9 @@ class _Decoder:
                 _check_guard(values[index], guard, invalid)
             simple = plan.record
             if simple is not None:  # the usual record: straight-line decoding, no dict
-                ts_i, ts_inv, hr_i, hr_inv, dist_i, dist_inv, dist_scale, pos_i, pos_inv, speeds = simple
+                ts_i, ts_inv, hr_i, hr_inv, dist_i, dist_inv, dist_scale, pos_i, pos_inv, speeds, packed_i = (
+                    simple
+                )
                 if offset >= 0:
                     stamp: Any = ts_acc
                 elif ts_i >= 0:
@@ -285,13 +302,31 @@ class _Decoder:
                 else:
                     stamp = None
                 if stamp is not None and stamp >= _SYSTEM_TIME_LIMIT:
-                    stamp = epoch + timedelta(seconds=stamp)
+                    # Building a timedelta costs ~10x adding a ready one: step from the last stamp.
+                    step = stamp - last_stamp
+                    last_date = last_date + steps[step] if 0 <= step < _STEPS else _date_time(stamp)
+                    last_stamp = stamp
+                    stamp = last_date
                 rec_ts.append(stamp)
                 if hr_i >= 0:
                     raw = values[hr_i]
                     rec_hr.append(None if raw == hr_inv else float(raw))
                 else:
                     rec_hr.append(None)
+                if packed_i >= 0:
+                    raw = values[packed_i]
+                    if raw == _PACKED_INVALID:
+                        rec_speed.append(None)
+                        rec_dist.append(None)
+                    else:
+                        number = int.from_bytes(raw, "little")
+                        rec_speed.append(float(number & 0xFFF) / 100)
+                        total = _rollover((number >> 12) & 0xFFF, accumulators.get(_PACKED_KEY, 0), 12)
+                        accumulators[_PACKED_KEY] = total
+                        rec_dist.append(float(total) / 16)
+                    if pos_i >= 0 and values[pos_i] != pos_inv:
+                        has_position = True
+                    continue
                 speed = None
                 for speed_i, speed_inv, speed_scale in speeds:  # the last valid one wins
                     raw = values[speed_i]
@@ -735,9 +770,14 @@ def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -
     found: dict[str, tuple[int, Any, Any]] = {}
     speeds: list[tuple[int, Any, Any]] = []
     speed_fields = 0
+    packed: list[tuple[str, int]] = []
     for name, op, index, invalid, p1, p2, p3 in steps:
         if op == _OP_COMPONENT:
-            if name != "enhanced_speed" or p2 or p3 is not None or p1 != (16, 0, 1000, None):
+            packed_speed = name == "speed" and p1 == _PACKED_SPEED and p3 is None
+            packed_distance = name == "distance" and p1 == _PACKED_DISTANCE and p3 == (_RECORD, 5)
+            if (packed_speed or packed_distance) and p2 == 3:
+                packed.append((name, index))
+            elif name != "enhanced_speed" or p2 or p3 is not None or p1 != (16, 0, 1000, None):
                 return None
             continue  # same value as its speed field, handled there
         if name in ("speed", "enhanced_speed"):
@@ -760,13 +800,30 @@ def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -
     for number, _size, base_id in specs:
         if number == 6 and base_id != 0x84:  # the component masks 16 bits: equal only for uint16
             return None
+    packed_index = -1
+    if packed:  # compressed_speed_distance (3 bytes), alone as the source of speed and distance
+        if len(packed) != 2 or packed[0][1] != packed[1][1] or speeds or "distance" in found:
+            return None
+        packed_index = packed[0][1]
     ts = found.get("timestamp", (-1, None, None))
     hr = found.get("heart_rate", (-1, None, None))
     dist = found.get("distance", (-1, None, None))
     pos = found.get("position_lat", (-1, None, None))
     if dist[0] >= 0 and not dist[2]:
         return None
-    return (ts[0], ts[1], hr[0], hr[1], dist[0], dist[1], dist[2], pos[0], pos[1], tuple(speeds))
+    return (
+        ts[0],
+        ts[1],
+        hr[0],
+        hr[1],
+        dist[0],
+        dist[1],
+        dist[2],
+        pos[0],
+        pos[1],
+        tuple(speeds),
+        packed_index,
+    )
 
 
 def _render(raw: int, table: dict[int, str] | None, scale: Any, offset: Any) -> Any:

@@ -130,7 +130,7 @@ def test_compressed_speed_distance_uses_the_components() -> None:
     assert distances == sorted(distances)  # accumulated across the 12-bit rollover
     assert distances[-1] > 4096 / 16  # past at least one rollover of the packed distance
     # The FR70 stamps seconds since power-on (below 0x10000000): fitparse leaves those as ints.
-    stamps = content.records.timestamp
+    stamps: list[Any] = list(content.records.timestamp)  # typed as datetimes, but these are ints
     assert all(type(stamp) is int and stamp < 0x10000000 for stamp in stamps)
     assert stamps == sorted(stamps) and content.sessions[0]["start_time"] == stamps[0]
 
@@ -184,7 +184,9 @@ def message(local: int, fmt: str, *values: Any, big: bool = False, time_offset: 
     return bytes([header]) + struct.pack((">" if big else "<") + fmt, *values)
 
 
-FILE_ID_DEF = definition(0, 0, [(0, 1, ENUM), (1, 2, UINT16), (2, 2, UINT16), (3, 4, UINT32Z), (4, 4, UINT32)])
+FILE_ID_DEF = definition(
+    0, 0, [(0, 1, ENUM), (1, 2, UINT16), (2, 2, UINT16), (3, 4, UINT32Z), (4, 4, UINT32)]
+)
 
 
 def file_id(manufacturer: int = 1, product: int = 1) -> bytes:
@@ -194,20 +196,26 @@ def file_id(manufacturer: int = 1, product: int = 1) -> bytes:
 SESSION_DEF = definition(
     2,
     18,
-    [(253, 4, UINT32), (2, 4, UINT32), (5, 1, ENUM), (6, 1, ENUM), (7, 4, UINT32), (9, 4, UINT32)]
-    + [(14, 2, UINT16), (124, 8, UINT32), (16, 1, UINT8), (24, 1, UINT8)],
+    [
+        *[(253, 4, UINT32), (2, 4, UINT32), (5, 1, ENUM), (6, 1, ENUM), (7, 4, UINT32), (9, 4, UINT32)],
+        *[(14, 2, UINT16), (124, 8, UINT32), (16, 1, UINT8), (24, 1, UINT8)],
+    ],
 )
 
 
 def session(sport: int = 1) -> bytes:
-    return SESSION_DEF + message(2, "IIBBIIH2IBB", TS + 60, TS, sport, 0, 60000, 20000, 3000, 3100, 0xFFFFFFFF, 150, 31)
+    return SESSION_DEF + message(
+        2, "IIBBIIH2IBB", TS + 60, TS, sport, 0, 60000, 20000, 3000, 3100, 0xFFFFFFFF, 150, 31
+    )
 
 
 def test_big_endian_records_and_garmin_product() -> None:
     record_def = definition(
         1, 20, [(253, 4, UINT32), (0, 4, SINT32), (3, 1, UINT8), (5, 4, UINT32), (6, 2, UINT16)], big=True
     )
-    records = [message(1, "IiBIH", TS + i, 500_000 + i, 140 + i, 250 * i, 3000 + i, big=True) for i in range(5)]
+    records = [
+        message(1, "IiBIH", TS + i, 500_000 + i, 140 + i, 250 * i, 3000 + i, big=True) for i in range(5)
+    ]
     data = fit_file(file_id(), record_def, *records, session())
     content = assert_agrees(data)
     assert content is not None
@@ -247,14 +255,19 @@ def test_device_relative_and_compressed_timestamps() -> None:
 
 def developer_preamble(name: bytes) -> bytes:
     dev_id = definition(3, 207, [(3, 1, UINT8), (1, 16, BYTE)]) + message(3, "B16s", 0, bytes(range(16)))
-    description = definition(4, 206, [(0, 1, UINT8), (1, 1, UINT8), (2, 1, UINT8), (3, 16, STRING), (8, 8, STRING)])
+    description = definition(
+        4, 206, [(0, 1, UINT8), (1, 1, UINT8), (2, 1, UINT8), (3, 16, STRING), (8, 8, STRING)]
+    )
     return dev_id + description + message(4, "BBB16s8s", 0, 7, UINT16, name, b"watts")
 
 
 def test_developer_fields_are_skipped() -> None:
     record_def = definition(0, 20, [(253, 4, UINT32), (3, 1, UINT8)], dev=[(7, 2, 0)])
     data = fit_file(
-        file_id(), developer_preamble(b"Power"), record_def, *[message(0, "IBH", TS + i, 150, 300) for i in range(3)]
+        file_id(),
+        developer_preamble(b"Power"),
+        record_def,
+        *[message(0, "IBH", TS + i, 150, 300) for i in range(3)],
     )
     content = assert_agrees(data)
     assert content is not None and content.records.heart_rate == [150.0] * 3
@@ -276,7 +289,9 @@ def test_local_timestamp_min_marker_is_left_to_fitparse() -> None:
 def test_activity_local_timestamp_and_invalid_values() -> None:
     activity_def = definition(0, 34, [(253, 4, UINT32), (5, 4, UINT32), (1, 2, UINT16)])
     lap_def = definition(
-        1, 19, [(253, 4, UINT32), (15, 1, UINT8), (23, 1, ENUM), (24, 1, ENUM), (13, 2, UINT16), (110, 4, UINT32)]
+        1,
+        19,
+        [(253, 4, UINT32), (15, 1, UINT8), (23, 1, ENUM), (24, 1, ENUM), (13, 2, UINT16), (110, 4, UINT32)],
     )
     data = fit_file(
         file_id(),
