@@ -9,12 +9,13 @@ tables generated from fitparse's profile (connectors/fitprofile.py).
 Only file_id, session, lap, record and activity data are decoded; every other message is skipped
 by its size. Whenever the input holds something this module cannot vouch for - an odd definition,
 a CRC mismatch, a truncated file, a value on which fitparse itself would stumble - it raises
-FitFastUnsupportedError and `read_fit` falls back to fitparse, which then gives the real answer (a value
-or a FitReadError with its message).
+FitFastUnsupportedError and `read_fit` falls back to fitparse, which then gives the real answer
+(the values, or a FitReadError with its message).
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 import sys
 from array import array
@@ -33,7 +34,16 @@ from connectors.fitdata import (
 )
 from connectors.fitreader import FitReadError, read_fit_fitparse
 
-__all__ = ["FitFastUnsupportedError", "FitReadError", "read_fit", "read_fit_fast"]
+__all__ = [
+    "FitFastUnsupportedError",
+    "FitReadError",
+    "clear_plan_cache",
+    "crc16",
+    "read_fit",
+    "read_fit_fast",
+]
+
+_log = logging.getLogger(__name__)
 
 
 class FitFastUnsupportedError(Exception):
@@ -193,6 +203,15 @@ class _Plan:
         self.record: SimpleRecord | None = None  # set when a record needs no general steps
 
 
+_PLANS: dict[bytes, _Plan] = {}  # definition bytes (architecture on) -> plan; plans are read-only
+_PLANS_MAX: Final = 4096
+
+
+def clear_plan_cache() -> None:
+    """Forget the definitions seen so far (for cold-start measurements)."""
+    _PLANS.clear()
+
+
 class _Decoder:
     """Decodes one FIT byte string; state is per chained file except the developer registry."""
 
@@ -201,7 +220,6 @@ class _Decoder:
         self.content = FitContent(decoder="fast")
         # fitparse keeps developer field descriptions for the whole run, across chained files.
         self.dev_fields: dict[Any, dict[Any, tuple[int, str]]] = {}
-        self.plan_cache: dict[bytes, _Plan] = {}
         self.accumulators: dict[tuple[int, int], int] = {}
 
     def run(self) -> FitContent:
@@ -221,6 +239,8 @@ class _Decoder:
         header_size = data[pos]
         if data[pos + 8 : pos + 12] != b".FIT":
             raise FitFastUnsupportedError("no .FIT signature")
+        if len(data) - pos < header_size:
+            raise FitFastUnsupportedError("file header cut short")
         if header_size == 14:
             (header_crc,) = struct.unpack_from("<H", data, pos + 12)
             if header_crc != 0 and header_crc != crc16(data[pos : pos + 12]):
@@ -486,15 +506,19 @@ class _Decoder:
             raise FitFastUnsupportedError("definition runs past the data size")
         for field in self._accumulating_fields(mesg, data, fields_at, num_fields):
             self.accumulators[(mesg, field)] = 0  # fitparse restarts these on every definition
+        # Without developer fields a plan depends on the definition bytes alone: files from the
+        # same device repeat them, so plans are shared across files.
         key = data[pos + 2 : after] if not has_dev else b""
-        plan = self.plan_cache.get(key) if key else None
+        plan = _PLANS.get(key) if key else None
         if plan is None:
             specs = [
                 (data[i], data[i + 1], data[i + 2]) for i in range(fields_at, fields_at + 3 * num_fields, 3)
             ]
             plan = self._build_plan(mesg, endian, specs, dev_specs)
             if key:
-                self.plan_cache[key] = plan
+                if len(_PLANS) >= _PLANS_MAX:
+                    _PLANS.clear()
+                _PLANS[key] = plan
         return plan, after
 
     @staticmethod
@@ -900,8 +924,8 @@ def read_fit(data: bytes) -> FitContent:
     """Decode ``data`` fast when possible, else with fitparse; FitContent.decoder says which."""
     try:
         return read_fit_fast(data)
-    except FitFastUnsupportedError:
-        pass
+    except FitFastUnsupportedError as exc:
+        _log.debug("fast FIT decoder steps aside: %s", exc)
     try:
         content = read_fit_fitparse(data)
     except FitReadError:

@@ -419,7 +419,38 @@ def fuzz_sources() -> list[bytes]:
             message(5, "IIH", TS, TS + 3600, 1),
         )
     ]
-    return [path.read_bytes() for path in FUZZ_SOURCES] + built
+    # The openings of the larger fixtures bring their variety (developer fields, arrays, both
+    # speed fields...) at the cost of a small file.
+    openings = [first_messages(path.read_bytes(), 6_000) for path in FIXTURES if path.stat().st_size > 10_000]
+    return [path.read_bytes() for path in FUZZ_SOURCES] + built + [data for data in openings if data]
+
+
+def first_messages(data: bytes, limit: int) -> bytes | None:
+    """The whole messages of the first file within ``limit`` bytes, resealed as a FIT file."""
+    header_size = data[0]
+    pos = header_size
+    sizes: dict[int, int] = {}
+    while pos < len(data) - 2:
+        header = data[pos]
+        if header & 0xC0 == 0x40:  # definition
+            count = data[pos + 5]
+            fields = data[pos + 6 : pos + 6 + 3 * count]
+            length = 6 + 3 * count
+            size = sum(fields[1::3])
+            if header & 0x20:
+                dev_count = data[pos + length]
+                size += sum(data[pos + length + 1 : pos + length + 1 + 3 * dev_count][1::3])
+                length += 1 + 3 * dev_count
+            sizes[header & 0x0F] = size
+        else:
+            local = (header >> 5) & 0x03 if header & 0x80 else header & 0x0F
+            if local not in sizes:
+                return None
+            length = 1 + sizes[local]
+        if pos + length > limit:
+            break
+        pos += length
+    return fit_file(data[header_size:pos])
 
 
 def test_mutated_files_never_crash_hang_or_disagree() -> None:
