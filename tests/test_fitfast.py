@@ -147,6 +147,17 @@ def test_crc_matches_the_protocol_check_value() -> None:
     assert crc16(b"12345678" + b"9") == crc16(b"9", crc16(b"12345678"))
 
 
+@pytest.mark.parametrize("size", [0, 1, 2, 32766, 32767, 32768, 65534, 65535, 65536, 100_001])
+def test_folded_crc_of_long_inputs_equals_the_byte_by_byte_crc(size: int) -> None:
+    data = random.Random(size).randbytes(size)
+    expected = 0
+    for byte in data:  # the protocol's definition, one bit at a time
+        expected ^= byte
+        for _ in range(8):
+            expected = (expected >> 1) ^ 0xA001 if expected & 1 else expected >> 1
+    assert crc16(data) == expected
+
+
 # --- hand-built files --------------------------------------------------------------------------
 
 ENUM, SINT8, UINT8, SINT16, UINT16, SINT32, UINT32 = 0x00, 0x01, 0x02, 0x83, 0x84, 0x85, 0x86
