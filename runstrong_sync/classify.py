@@ -353,7 +353,10 @@ def _lthr_signal(derived: DerivedMetrics, value: ZoneValue, mean: float) -> Sign
     average = f"average HR {mean:.0f} bpm, {mean / lthr:.0%} of threshold HR ({lthr:.0f} bpm)"
     if mean > LTHR_EASY_CEILING * lthr:
         return signal(
-            Label.HARD, base - 0.15, "hr_above_easy_ceiling", f"hard: {average}, above the easy ceiling (89%)"
+            Label.HARD,
+            base - 0.15,
+            "hr_above_easy_ceiling",
+            f"hard: {average}, above the easy ceiling ({LTHR_EASY_CEILING * lthr:.0f} bpm)",
         )
     if at_hard >= EASY_MAX_HARD_S:
         return signal(
@@ -385,7 +388,7 @@ def _hrmax_signal(derived: DerivedMetrics, value: ZoneValue, mean: float) -> Sig
             Label.HARD,
             base - 0.15,
             "hr_above_easy_ceiling_max",
-            f"hard: {average}, above the easy ceiling (82%)",
+            f"hard: {average}, above the easy ceiling ({HRMAX_EASY_CEILING * hrmax:.0f} bpm)",
         )
     if at_hard >= EASY_MAX_HARD_S:
         return signal(
@@ -505,7 +508,7 @@ def _bout_signal(derived: DerivedMetrics, zones: Zones) -> Signal | None:
         where = "at threshold pace or faster" if threshold is not None else "well above your pace for the run"
         return Signal(
             Label.HARD,
-            BASE_VARIABILITY,
+            BASE_VARIABILITY if threshold is not None else BASE_BASELINE,  # run-walk looks alike
             Reason("speed_bouts", f"hard: {len(bouts)} fast bouts ({work_s / 60:.0f} min) {where}"),
             PRIORITY_VARIABILITY,
             "speed_series",
