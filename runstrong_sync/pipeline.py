@@ -13,7 +13,7 @@ from typing import Any
 from runstrong_sync import classify as classifier
 from runstrong_sync import plan as planner
 from runstrong_sync.config import WEEKDAYS, Config
-from runstrong_sync.domain import Label, StrengthSession, Zones
+from runstrong_sync.domain import Activity, Label, StrengthSession, Zones
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.feed import FeedSettings, build_feed
 from runstrong_sync.fileio import write_atomic
@@ -30,12 +30,13 @@ from runstrong_sync.sources import (
 )
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database
-from runstrong_sync.zones import resolve_zones
+from runstrong_sync.zones import resolve_zones, zones_from_strava
 
 log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = "default"
 RELABEL_WINDOW_DAYS = 56  # labels that depend on recent history are refreshed this far back
 PLAN_NOTES_KEY = "plan.notes"
+STRAVA_ZONES_KEY = "strava.zones"  # Strava's GET /athlete/zones answer, stored by `strava auth`
 
 
 @dataclass
@@ -153,38 +154,44 @@ def import_paths(
     return _import(db, athlete, make_context(db, athlete, config, now, progress), paths)
 
 
-def current_zones(db: Database, athlete: int, config: Config) -> Zones:
-    with db.transaction() as session:
-        history = [repo.row_to_activity(row) for row in repo.activity_rows(session, athlete)]
+def _zones_for(config: Config, strava: dict[str, Any] | None, history: Sequence[Activity]) -> Zones:
     a = config.athlete
     return resolve_zones(
         max_hr=a.max_hr,
         threshold_hr=a.threshold_hr,
         resting_hr=a.resting_hr,
         threshold_speed_mps=a.threshold_speed_mps,
+        strava=zones_from_strava(strava),
         history=history,
     )
 
 
+def current_zones(db: Database, athlete: int, config: Config) -> Zones:
+    """Configuration first, then Strava's athlete zones, then estimates from stored runs."""
+    with db.transaction() as session:
+        history = [repo.row_to_activity(row) for row in repo.activity_rows(session, athlete)]
+        strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
+    return _zones_for(config, strava, history)
+
+
 def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everything: bool = False) -> int:
-    """Classify from stored numbers only; True relabelling never re-reads files or Strava."""
-    zones = current_zones(db, athlete, config)
+    """Classify from stored numbers only: relabelling never re-reads files or Strava."""
     changed = 0
     with db.transaction() as session:
         rows = repo.activity_rows(session, athlete)
-        history = [
-            classifier.RunSummary(r.start_utc.timestamp(), r.moving_s, r.distance_m, r.avg_speed_mps)
-            for r in rows
-            if r.sport in ("run", "trail_run", "virtual_run", "treadmill_run")
-        ]
+        activities = [repo.row_to_activity(row) for row in rows]
+        zones = _zones_for(config, repo.get_state(session, athlete, STRAVA_ZONES_KEY), activities)
+        history = classifier.RunHistory(
+            classifier.RunSummary(a.start_utc.timestamp(), a.moving_s, a.distance_m, a.avg_speed_mps)
+            for a in activities
+            if a.is_run
+        )
         recent = now - timedelta(days=RELABEL_WINDOW_DAYS)
-        for row in rows:
+        for row, activity in zip(rows, activities, strict=True):
             if not everything and row.label is not None and row.start_utc < recent:
                 continue
             override = Label(row.label_override) if row.label_override else None
-            activity = repo.row_to_activity(row)
-            earlier = [h for h in history if h.start_utc_s < row.start_utc.timestamp()]
-            result = classifier.classify(activity, zones, earlier, override)
+            result = classifier.classify(activity, zones, history, override)
             changed += int(repo.save_classification(row, result))
     return changed
 
