@@ -436,16 +436,18 @@ def _pace_signal(activity: Activity, derived: DerivedMetrics, zones: Zones) -> S
                 "or faster)",
             )
         speed = _mean_speed(derived)
+        surges = at_hard >= EASY_MAX_HARD_S or len(derived.bouts) >= 2
     else:
         speed = _average_speed(activity)
+        surges = False
     if speed is None or speed <= 0:
         return None
     average = f"average pace {_pace(speed)}, {speed / threshold:.0%} of threshold speed"
-    if speed <= SPEED_EASY_CEILING * threshold:
-        return signal(Label.EASY, base - 0.1, "pace_easy", f"easy: {average}")
     if speed >= 0.90 * threshold:
         return signal(Label.HARD, base - 0.15, "pace_above_easy_ceiling", f"hard: {average}")
-    return signal(Label.EASY, base - 0.2, "pace_moderate", f"easy: {average}, a steady effort")
+    if speed <= SPEED_EASY_CEILING * threshold and not surges:
+        return signal(Label.EASY, base - 0.1, "pace_easy", f"easy: {average}")
+    return None  # an easy average with surges or hills, or a steady one, says nothing by itself
 
 
 def _mean_speed(derived: DerivedMetrics) -> float | None:
