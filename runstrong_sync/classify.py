@@ -76,6 +76,8 @@ AGREE_BONUS = 0.1
 CONFLICT_PENALTY = 0.2
 DATA_PENALTY = 0.1
 CAP = 0.95
+UNCERTAIN_BELOW = 0.5
+WORK_SOURCES = frozenset({"laps", "pace", "speed_series"})
 
 PRIORITY_LABEL, PRIORITY_LAPS, PRIORITY_HR, PRIORITY_PACE, PRIORITY_VARIABILITY, PRIORITY_BASELINE = range(6)
 
@@ -184,6 +186,17 @@ def classify(
 def _combine(signals: list[Signal], notes: Sequence[Reason], penalty: float) -> Classification:
     ordered = sorted(signals, key=lambda s: (s.priority, -s.confidence))
     lead = ordered[0]
+    hedge = False
+    if lead.label is Label.EASY and lead.priority > PRIORITY_LABEL:
+        # Heart rate lags behind short repetitions: hard work seen at threshold pace outranks an
+        # easy heart rate; any other sign of hard work leaves the run easy but uncertain.
+        work = [s for s in ordered if s.label is Label.HARD and s.source in WORK_SOURCES]
+        work = [s for s in work if s.confidence >= BASE_VARIABILITY]
+        if work:
+            lead = work[0]
+            ordered = [lead, *(s for s in ordered if s is not lead)]
+        else:
+            hedge = any(s.label is Label.HARD for s in ordered)
     confidence = lead.confidence
     seen_agreeing = {lead.source}
     conflict = False
@@ -197,7 +210,10 @@ def _combine(signals: list[Signal], notes: Sequence[Reason], penalty: float) -> 
     confidence = min(CAP, confidence)
     if conflict:
         confidence -= CONFLICT_PENALTY
-    confidence = _clamp(confidence - penalty)
+    confidence = confidence - penalty
+    if hedge:
+        confidence = min(confidence, UNCERTAIN_BELOW - 0.05)
+    confidence = _clamp(confidence)
     agreeing = [s.reason for s in ordered[1:] if s.label is lead.label]
     conflicting = [_contrary(s.reason) for s in ordered[1:] if s.label is not lead.label]
     return Classification(lead.label, confidence, (lead.reason, *agreeing, *conflicting, *notes))

@@ -248,3 +248,24 @@ def test_degenerate_runs_are_labelled_without_a_crash(activity: Activity) -> Non
         assert result.label in (Label.EASY, Label.HARD, Label.LONG)
         assert 0.05 <= result.confidence <= 0.95
         assert result.reasons
+
+
+SHORT_REPS: list[tuple[int, float, float | None]] = (
+    [(900, 2.9, 135.0)] + [(60, 4.7, 158.0), (60, 2.4, 150.0)] * 10 + [(600, 2.8, 140.0)]
+)
+
+
+def test_short_reps_beat_a_lagging_heart_rate() -> None:
+    result = classify(run(SHORT_REPS), ZONES)
+    assert result.label is Label.HARD
+    assert result.reasons[0].code == "pace_above_threshold"
+    assert "hr_easy" in {r.code for r in result.reasons}
+    assert result.confidence >= 0.5
+
+
+def test_fast_bouts_without_threshold_pace_leave_an_easy_heart_rate_uncertain() -> None:
+    only_hr = Zones(threshold_hr=ZONES.threshold_hr)
+    result = classify(run(SHORT_REPS), only_hr)
+    assert result.label is Label.EASY
+    assert result.uncertain and result.counts_as_hard
+    assert classify(run(EASY), only_hr).confidence >= 0.8
