@@ -45,7 +45,11 @@ AUTO_LAP_TRIGGERS = frozenset(
     {"distance", "time", "position_start", "position_lap", "position_waypoint", "position_marked"}
 )
 WORK_LAP_MIN_S = 30.0
-MAX_RUN_SPEED_MPS = 7.0  # faster on average than a world-record 5 K: the distance is wrong
+MAX_RUN_SPEED_MPS = 7.0
+MIN_CREDIBLE_HR, MAX_CREDIBLE_HR = (
+    40.0,
+    230.0,
+)  # faster on average than a world-record 5 K: the distance is wrong
 
 # Friel %LTHR cut-points and %HRmax bands (training rules, section 3).
 LTHR_HARD = 0.95
@@ -144,7 +148,7 @@ def classify(
         for s in (
             _workout_type_signal(activity),
             _lap_structure_signal(activity, zones),
-            _hr_signal(derived, zones),
+            _hr_signal(derived, zones) or _summary_hr_signal(activity, derived, zones),
             _pace_signal(activity, derived, zones),
             _lap_variability_signal(activity, zones),
             _bout_signal(derived, zones),
@@ -247,7 +251,10 @@ def _data_quality(activity: Activity, derived: DerivedMetrics) -> tuple[list[Rea
     """Reasons that lower confidence, and by how much."""
     notes: list[Reason] = []
     penalty = 0.0
-    if derived.hr_valid_s <= 0:
+    if derived.hr_valid_s <= 0 and activity.avg_hr:
+        notes.append(Reason("hr_average_only", "only the average heart rate is known, so less sure"))
+        penalty += DATA_PENALTY
+    elif derived.hr_valid_s <= 0:
         notes.append(Reason("no_heart_rate", "no heart rate recorded, so less sure"))
         penalty += DATA_PENALTY
     elif derived.moving_s > 0 and derived.hr_coverage < 1 - HR_DROPOUT_SHARE:
@@ -343,6 +350,39 @@ def _hr_signal(derived: DerivedMetrics, zones: Zones) -> Signal | None:
     if zones.max_hr is not None:
         return _hrmax_signal(derived, zones.max_hr, mean)
     return None
+
+
+def _summary_hr_signal(activity: Activity, derived: DerivedMetrics, zones: Zones) -> Signal | None:
+    """Only the average HR is known (a summary without streams): it can say hard, barely easy."""
+    mean = activity.avg_hr
+    if mean is None or derived.hr_valid_s >= MIN_SIGNAL_S or activity.moving_s < 2 * MIN_SIGNAL_S:
+        return None
+    if not MIN_CREDIBLE_HR <= mean <= MAX_CREDIBLE_HR:
+        return None
+    if zones.threshold_hr is not None:
+        value, ceiling, of = zones.threshold_hr, LTHR_EASY_CEILING, "threshold HR"
+        base = _hr_base(value, BASE_HR_CONFIGURED)
+    elif zones.max_hr is not None:
+        value, ceiling, of = zones.max_hr, HRMAX_EASY_CEILING, "max HR"
+        base = _hr_base(value, BASE_HR_MAX_CONFIGURED)
+    else:
+        return None
+    average = f"average HR {mean:.0f} bpm, {mean / value.value:.0%} of {of} ({value.value:.0f} bpm)"
+    if mean > ceiling * value.value:
+        return Signal(
+            Label.HARD,
+            base - 0.15,
+            Reason("hr_average_above_easy_ceiling", f"hard: {average}, above the easy ceiling"),
+            PRIORITY_HR,
+            "hr",
+        )
+    return Signal(
+        Label.EASY,
+        BASE_BASELINE,  # intervals can average an easy heart rate
+        Reason("hr_average_easy", f"easy: {average}; only the average is known"),
+        PRIORITY_HR,
+        "hr",
+    )
 
 
 def _lthr_signal(derived: DerivedMetrics, value: ZoneValue, mean: float) -> Signal:

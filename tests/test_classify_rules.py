@@ -269,3 +269,13 @@ def test_fast_bouts_without_threshold_pace_leave_an_easy_heart_rate_uncertain() 
     assert result.label is Label.EASY
     assert result.uncertain and result.counts_as_hard
     assert classify(run(EASY), only_hr).confidence >= 0.8
+
+
+def test_a_summary_without_streams_uses_the_average_heart_rate() -> None:
+    hard = replace(run(EASY), derived=None, avg_hr=158.0)
+    easy = replace(run(EASY), derived=None, avg_hr=135.0)
+    assert classify(hard, ZONES).label is Label.HARD
+    assert classify(hard, ZONES).reasons[0].code == "hr_average_above_easy_ceiling"
+    result = classify(easy, ZONES)
+    assert result.label is Label.EASY and result.uncertain  # an average cannot rule out intervals
+    assert "hr_average_only" in {r.code for r in result.reasons}
