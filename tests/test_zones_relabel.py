@@ -110,3 +110,23 @@ def test_override_sticks_across_reimport_and_relabelling(env: Path, tmp_path: Pa
     assert item["reasons"] == ["hard: set by you"]
     assert run_cli("label", str(easy_id), "auto").exit_code == 0
     assert _activities()["synthetic_easy.fit"]["label"] == "easy"
+
+
+def test_zones_command_shows_strava_zones_when_nothing_is_configured(env: Path) -> None:
+    from datetime import UTC, datetime
+
+    from runstrong_sync.pipeline import DEFAULT_ATHLETE, STRAVA_ZONES_KEY
+    from runstrong_sync.storage import repo
+    from runstrong_sync.storage.db import open_database
+
+    assert run_cli("zones").exit_code == 0  # creates the database
+    db = open_database(f"sqlite:///{env / 'runstrong.sqlite'}")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.transaction() as session:
+        athlete = repo.ensure_athlete(session, DEFAULT_ATHLETE, "", now)
+        repo.set_state(session, athlete.id, STRAVA_ZONES_KEY, STRAVA, now)
+    db.dispose()
+    zones = {z["name"]: z for z in json.loads(run_cli("zones", "--json").output)}
+    assert zones["threshold_hr"]["value"] == 172.0
+    assert zones["threshold_hr"]["source"] == "strava"
+    assert zones["max_hr"]["value"] is None
