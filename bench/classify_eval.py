@@ -2,8 +2,10 @@
 
     python bench/classify_eval.py [LABELS.csv ...] [-v] [--estimated]
 
-Default sets: fixtures/labelled/labels.csv (synthetic runs across athlete profiles) and
-fixtures/fit/labels.csv (real and synthetic files with justified labels). Each CSV has the columns
+Default sets: fixtures/labelled/labels.csv (synthetic runs across athlete profiles),
+fixtures/labelled_edge/labels.csv (awkward data: GPS and clock jumps, pauses, zero distance, short
+reps with lagging HR; written by fixtures/generate_edge.py) and fixtures/fit/labels.csv (real and
+synthetic files with justified labels). Each CSV has the columns
 file,label,kind,threshold_hr,max_hr,threshold_speed_mps,note; ``file`` is relative to the CSV's
 folder; blank thresholds are not known to the classifier. Every file is imported the way
 `runstrong-sync import` reads it (fitparse, then derived metrics), then classified.
@@ -32,7 +34,11 @@ from runstrong_sync.classify import classify  # noqa: E402
 from runstrong_sync.domain import Activity, Classification, Label, Zones, ZoneSource, ZoneValue  # noqa: E402
 from runstrong_sync.zones import resolve_zones  # noqa: E402
 
-DEFAULT_SETS = (ROOT / "fixtures" / "labelled" / "labels.csv", ROOT / "fixtures" / "fit" / "labels.csv")
+DEFAULT_SETS = (
+    ROOT / "fixtures" / "labelled" / "labels.csv",
+    ROOT / "fixtures" / "labelled_edge" / "labels.csv",
+    ROOT / "fixtures" / "fit" / "labels.csv",
+)
 LABELS = (Label.EASY, Label.HARD, Label.LONG)
 GOAL_ACCURACY = 0.97
 GOAL_MAX_CONFIDENCE_MISS = 0.5

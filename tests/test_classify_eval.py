@@ -25,6 +25,7 @@ def test_the_labelled_sets_meet_the_goal() -> None:
     evaluation = _load_eval()
     sets = [p for p in evaluation.DEFAULT_SETS if p.exists()]
     assert FIXTURES / "fit" / "labels.csv" in sets
+    assert FIXTURES / "labelled_edge" / "labels.csv" in sets
     cases = evaluation.load_cases(sets)
     assert {c.expected for c in cases} >= {Label.EASY, Label.HARD, Label.LONG}
     outcomes = evaluation.evaluate(cases)

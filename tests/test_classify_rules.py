@@ -220,7 +220,11 @@ def test_gps_jumps_clock_jumps_and_pauses() -> None:
     speed[300] = 80.0  # a GPS jump
     t = [x + (600 if i > 1200 else 0) + (7200 if i > 1800 else 0) for i, x in enumerate(t)]  # pause, clock
     t[900] = t[899] - 50  # a clock that ran backwards
-    result = classify(run_from_series(t, hr, speed), ZONES)
+    activity = run_from_series(t, hr, speed)
+    assert activity.derived is not None
+    assert (activity.derived.gps_jumps, activity.derived.clock_jumps) == (1, 2)
+    assert activity.derived.pauses_s >= 600 + 7200
+    result = classify(activity, ZONES)
     assert result.label is Label.HARD
     reasons = {r.code for r in result.reasons}
     assert {"gps_jumps", "clock_jumps"} <= reasons
