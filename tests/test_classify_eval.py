@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -48,3 +49,23 @@ def test_a_dangerous_miss_is_reported_and_fails_the_goal() -> None:
     assert not evaluation.goal_met(outcomes)
     assert "synthetic_easy.fit: hard -> easy" in evaluation.report(outcomes)
     assert Path(str(mislabelled.path)).exists()
+
+
+def test_stored_numbers_give_the_same_labels_as_the_files() -> None:
+    """Relabelling works from the stored JSON; it must agree with labelling the file itself."""
+    from dataclasses import replace
+
+    from runstrong_sync.classify import classify
+    from runstrong_sync.storage.codec import derived_from_json, derived_to_json, laps_from_json, laps_to_json
+
+    evaluation = _load_eval()
+    cases = evaluation.load_cases(
+        [FIXTURES / "labelled_edge" / "labels.csv", FIXTURES / "fit" / "labels.csv"]
+    )
+    for case, activity in zip(cases, evaluation.read_runs(cases), strict=True):
+        stored = replace(
+            activity,
+            derived=derived_from_json(json.loads(json.dumps(derived_to_json(activity.derived)))),
+            laps=laps_from_json(json.loads(json.dumps(laps_to_json(activity.laps)))),
+        )
+        assert classify(stored, case.zones) == classify(activity, case.zones), case.path.name
