@@ -5,12 +5,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from pathlib import Path
+from dataclasses import replace
 from types import ModuleType
+from typing import Any
 
+import pytest
 from conftest import FIXTURES, ROOT
 
-from runstrong_sync.domain import Label
+from runstrong_sync.classify import classify
+from runstrong_sync.domain import Activity, Label
+from runstrong_sync.storage.codec import derived_from_json, derived_to_json, laps_from_json, laps_to_json
 
 
 def _load_eval() -> ModuleType:
@@ -22,47 +26,46 @@ def _load_eval() -> ModuleType:
     return module
 
 
-def test_the_labelled_sets_meet_the_goal() -> None:
-    evaluation = _load_eval()
+evaluation = _load_eval()
+
+
+@pytest.fixture(scope="module")
+def labelled() -> tuple[list[Any], list[Activity]]:
     sets = [p for p in evaluation.DEFAULT_SETS if p.exists()]
     assert FIXTURES / "fit" / "labels.csv" in sets
     assert FIXTURES / "labelled_edge" / "labels.csv" in sets
     cases = evaluation.load_cases(sets)
+    return cases, evaluation.read_runs(cases)
+
+
+def test_the_labelled_sets_meet_the_goal(labelled: tuple[list[Any], list[Activity]]) -> None:
+    cases, runs = labelled
     assert {c.expected for c in cases} >= {Label.EASY, Label.HARD, Label.LONG}
-    outcomes = evaluation.evaluate(cases)
+    outcomes = evaluation.evaluate(cases, runs)
     text = evaluation.report(outcomes)
     assert "confusion matrix" in text
     correct = sum(o.correct for o in outcomes)
     assert correct / len(outcomes) >= 0.97, text
     assert not [o for o in outcomes if o.dangerous], text
+    assert evaluation.goal_met(outcomes)
     for o in outcomes:
         assert o.result.reasons[0].text.startswith(o.result.label.value), o.result
 
 
-def test_a_dangerous_miss_is_reported_and_fails_the_goal() -> None:
-    evaluation = _load_eval()
-    cases = evaluation.load_cases([FIXTURES / "fit" / "labels.csv"])
-    tempo = next(c for c in cases if c.path.name == "synthetic_tempo.fit")
-    easy = next(c for c in cases if c.path.name == "synthetic_easy.fit")
-    mislabelled = type(easy)(easy.path, Label.HARD, "tempo", easy.zones, "deliberately wrong")
-    outcomes = evaluation.evaluate([tempo, mislabelled])
+def test_a_dangerous_miss_is_reported_and_fails_the_goal(labelled: tuple[list[Any], list[Activity]]) -> None:
+    cases, runs = labelled
+    index = {c.path.name: i for i, c in enumerate(cases)}
+    tempo, easy = index["synthetic_tempo.fit"], index["synthetic_easy.fit"]
+    mislabelled = replace(cases[easy], expected=Label.HARD, note="deliberately wrong")
+    outcomes = evaluation.evaluate([cases[tempo], mislabelled], [runs[tempo], runs[easy]])
     assert not evaluation.goal_met(outcomes)
     assert "synthetic_easy.fit: hard -> easy" in evaluation.report(outcomes)
-    assert Path(str(mislabelled.path)).exists()
 
 
-def test_stored_numbers_give_the_same_labels_as_the_files() -> None:
+def test_stored_numbers_give_the_same_labels_as_the_files(labelled: tuple[list[Any], list[Activity]]) -> None:
     """Relabelling works from the stored JSON; it must agree with labelling the file itself."""
-    from dataclasses import replace
-
-    from runstrong_sync.classify import classify
-    from runstrong_sync.storage.codec import derived_from_json, derived_to_json, laps_from_json, laps_to_json
-
-    evaluation = _load_eval()
-    cases = evaluation.load_cases(
-        [FIXTURES / "labelled_edge" / "labels.csv", FIXTURES / "fit" / "labels.csv"]
-    )
-    for case, activity in zip(cases, evaluation.read_runs(cases), strict=True):
+    cases, runs = labelled
+    for case, activity in zip(cases, runs, strict=True):
         stored = replace(
             activity,
             derived=derived_from_json(json.loads(json.dumps(derived_to_json(activity.derived)))),
