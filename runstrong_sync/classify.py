@@ -136,7 +136,7 @@ def classify(
         )
     if not activity.is_run:
         return Classification(
-            Label.OTHER, 1.0, (Reason("cross_training", f"{activity.sport}: cross-training"),)
+            Label.OTHER, 1.0, (Reason("cross_training", f"other: {activity.sport} is cross-training"),)
         )
     past = history if isinstance(history, RunHistory) else RunHistory(history)
     derived = activity.derived or DerivedMetrics()
