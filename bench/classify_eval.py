@@ -8,7 +8,7 @@ reps with lagging HR; written by fixtures/generate_edge.py) and fixtures/fit/lab
 synthetic files with justified labels). Each CSV has the columns
 file,label,kind,threshold_hr,max_hr,threshold_speed_mps,note; ``file`` is relative to the CSV's
 folder; blank thresholds are not known to the classifier. Every file is imported the way
-`runstrong-sync import` reads it (fitparse, then derived metrics), then classified.
+`runstrong-sync import` reads it (FIT decoder, then derived metrics), then classified.
 
 Goal (checked by tests/test_classify_eval.py): accuracy >= 97 % and no hard or long run labelled
 easy with confidence >= 0.5 (an uncertain easy label is planned around as hard).
@@ -30,6 +30,11 @@ if str(ROOT) not in sys.path:
 
 from connectors.fit import activities_from_fit, read_bytes  # noqa: E402
 from connectors.fitreader import read_fit_fitparse  # noqa: E402
+
+try:  # the fast decoder, where present, reads the same FitContent (fitparse when it steps aside)
+    from connectors.fitfast import read_fit as decode_fit  # type: ignore[import-not-found, unused-ignore]
+except ImportError:
+    decode_fit = read_fit_fitparse
 from runstrong_sync.classify import classify  # noqa: E402
 from runstrong_sync.domain import Activity, Classification, Label, Zones, ZoneSource, ZoneValue  # noqa: E402
 from runstrong_sync.zones import resolve_zones  # noqa: E402
@@ -97,7 +102,7 @@ def load_cases(csv_paths: list[Path]) -> list[Case]:
 def read_run(path: Path) -> Activity:
     """The file's first run session, as the importer stores it."""
     data = read_bytes(path)
-    activities = activities_from_fit(read_fit_fitparse(data), str(path), "eval", ZoneInfo("UTC"))
+    activities = activities_from_fit(decode_fit(data), str(path), "eval", ZoneInfo("UTC"))
     return next((a for a in activities if a.is_run), activities[0])
 
 
