@@ -2,8 +2,9 @@
 
     python bench/relabel.py [--rows 10000] [--files DIR ...]
 
-1. Imports the FIT files (default: fixtures/labelled and fixtures/fit/running*, every run in
-   them) into a fresh SQLite database with `pipeline.import_paths`, timed: the baseline, per file.
+1. Imports the FIT files (default: fixtures/labelled*, fixtures/fit/running* and
+   fixtures/fit/synthetic) into a fresh SQLite database with `pipeline.import_paths`, timed:
+   the baseline, per file.
 2. Replicates the stored activity rows with new ids, identities and start days until the
    database holds ``--rows`` activities (a real SQLite file, as `sync` leaves it).
 3. Times `pipeline.relabel(everything=True)` over all of them (zones resolved, history built,
@@ -38,6 +39,7 @@ from runstrong_sync.storage.models import ActivityRow  # noqa: E402
 
 DEFAULT_FOLDERS = (
     ROOT / "fixtures" / "labelled",
+    ROOT / "fixtures" / "labelled_edge",
     ROOT / "fixtures" / "fit" / "running",
     ROOT / "fixtures" / "fit" / "running_edge",
     ROOT / "fixtures" / "fit" / "synthetic",
