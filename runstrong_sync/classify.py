@@ -29,6 +29,7 @@ from runstrong_sync.domain import (
     ZoneValue,
 )
 
+CLASSIFIER_VERSION = 2  # raise when a rule changes: stored labels are then all redone
 DAY_S = 86400.0
 LONG_MIN_S = 90 * 60
 LONG_RELATIVE_MIN_S = 60 * 60

@@ -37,6 +37,7 @@ DEFAULT_ATHLETE = "default"
 RELABEL_WINDOW_DAYS = 56  # labels that depend on recent history are refreshed this far back
 PLAN_NOTES_KEY = "plan.notes"
 STRAVA_ZONES_KEY = "strava.zones"  # Strava's GET /athlete/zones answer, stored by `strava auth`
+LABEL_BASIS_KEY = "classify.basis"  # zones and classifier version the stored labels were made with
 
 
 @dataclass
@@ -174,13 +175,34 @@ def current_zones(db: Database, athlete: int, config: Config) -> Zones:
     return _zones_for(config, strava, history)
 
 
+def _label_basis(zones: Zones) -> dict[str, Any]:
+    """What every label depends on besides the activity: the classifier's version and the zones."""
+    values = {
+        name: getattr(zones, name).value if getattr(zones, name) is not None else None
+        for name in ("max_hr", "threshold_hr", "resting_hr", "threshold_speed_mps")
+    }
+    sources = {
+        name: getattr(zones, name).source.value if getattr(zones, name) is not None else None
+        for name in values
+    }
+    return {"classifier": classifier.CLASSIFIER_VERSION, "zones": values, "sources": sources}
+
+
 def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everything: bool = False) -> int:
-    """Classify from stored numbers only: relabelling never re-reads files or Strava."""
+    """Classify from stored numbers only: relabelling never re-reads files or Strava.
+
+    Recent runs are relabelled on every call; all of them when asked, or when the zones or the
+    classifier changed since the labels were made.
+    """
     changed = 0
     with db.transaction() as session:
         rows = repo.activity_rows(session, athlete)
         activities = [repo.row_to_activity(row) for row in rows]
         zones = _zones_for(config, repo.get_state(session, athlete, STRAVA_ZONES_KEY), activities)
+        basis = _label_basis(zones)
+        if repo.get_state(session, athlete, LABEL_BASIS_KEY) != basis:
+            everything = True  # new thresholds or a new classifier: every label may change
+            repo.set_state(session, athlete, LABEL_BASIS_KEY, basis, now)
         history = classifier.RunHistory(
             classifier.RunSummary(a.start_utc.timestamp(), a.moving_s, a.distance_m, a.avg_speed_mps)
             for a in activities

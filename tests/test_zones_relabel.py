@@ -130,3 +130,14 @@ def test_zones_command_shows_strava_zones_when_nothing_is_configured(env: Path) 
     assert zones["threshold_hr"]["value"] == 172.0
     assert zones["threshold_hr"]["source"] == "strava"
     assert zones["max_hr"]["value"] is None
+
+
+def test_sync_relabels_old_runs_when_the_zones_change(env: Path, tmp_path: Path) -> None:
+    _write_config(env, 170)
+    _import(tmp_path)
+    assert _activities()["synthetic_easy.fit"]["label"] == "easy"  # a run from 2024: outside the window
+    assert run_cli("sync").exit_code == 0
+    assert _activities()["synthetic_easy.fit"]["label"] == "easy"
+    _write_config(env, 140)
+    assert run_cli("sync").exit_code == 0
+    assert _activities()["synthetic_easy.fit"]["label"] == "hard"
