@@ -7,9 +7,10 @@ import hashlib
 import io
 import shutil
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 from zoneinfo import ZoneInfo
 
 from connectors.fitdata import FitContent
@@ -24,6 +25,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024  # larger than any real activity file
 REASON_SUFFIX = ".reason.txt"
 # FIT epoch: timestamps below this are seconds since device power-on, not dates.
 FIT_EPOCH = datetime(1989, 12, 31, tzinfo=UTC)
+RELATIVE_TIME_LIMIT = 0x10000000  # FIT date_time values below this count from device power-on
 
 SPORTS = {
     ("running", "treadmill"): "treadmill_run",
@@ -105,6 +107,7 @@ def activities_from_fit(
     file_type = content.file_type
     if file_type is not None and file_type != "activity":
         raise FitReadError(f"this FIT file holds {file_type} data, not an activity")
+    content = anchor_relative_times(content, zone)
     records = content.records
     times = [_to_utc(t) for t in records.timestamp]
     sessions = content.sessions or [_session_from_records(times, records.distance)]
@@ -142,7 +145,7 @@ def activities_from_fit(
         speed = session.get("enhanced_avg_speed", session.get("avg_speed"))
         distance = session.get("total_distance")
         if distance is None and chosen:
-            distance = max((records.distance[i] or 0.0 for i in chosen), default=None)
+            distance = max((d for i in chosen if (d := records.distance[i]) is not None), default=None)
         laps = tuple(_lap(lap, start) for lap in content.laps if _in_session(lap, start, end))
         activities.append(
             Activity(
@@ -176,6 +179,73 @@ def activities_from_fit(
     if not activities:
         raise FitReadError("the file has no activity session with a start time")
     return activities
+
+
+def _is_relative(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < RELATIVE_TIME_LIMIT
+
+
+def _relative_origin(content: FitContent, zone: ZoneInfo) -> datetime | None:
+    """The UTC instant of device second 0, for files whose timestamps count from power-on.
+
+    The activity message pairs a relative ``timestamp`` with an absolute ``local_timestamp``
+    (local time, so the athlete's zone turns it into UTC); failing that, an absolute
+    ``file_id.time_created`` is taken as the moment of the earliest relative timestamp.
+    """
+    stamp, local = content.activity.get("timestamp"), content.activity.get("local_timestamp")
+    if _is_relative(stamp) and isinstance(local, datetime) and local.year >= 1995:
+        local_utc: datetime = local.replace(tzinfo=zone).astimezone(UTC)  # the zone's offset that day
+        return local_utc - timedelta(seconds=stamp)
+    created = content.file_id.get("time_created")
+    if isinstance(created, datetime) and created.year >= 1995:
+        relative: list[int] = [
+            v
+            for v in (
+                *content.records.timestamp,
+                *(s.get("start_time") for s in content.sessions),
+                *(lap.get("start_time") for lap in content.laps),
+            )
+            if _is_relative(v)
+        ]
+        if relative:
+            created_utc = created.replace(tzinfo=UTC) if created.tzinfo is None else created
+            return created_utc - timedelta(seconds=min(relative))
+    return None
+
+
+def anchor_relative_times(content: FitContent, zone: ZoneInfo) -> FitContent:
+    """Replace device-relative timestamps (old Garmin FR70 and similar) by naive UTC datetimes.
+
+    Returns ``content`` unchanged when nothing is relative or no anchor exists; otherwise a copy.
+    """
+    values = [
+        *content.records.timestamp,
+        content.activity.get("timestamp"),
+        content.file_id.get("time_created"),
+        *(m.get(k) for m in (*content.sessions, *content.laps) for k in ("start_time", "timestamp")),
+    ]
+    if not any(_is_relative(v) for v in values):
+        return content
+    origin = _relative_origin(content, zone)
+    if origin is None:
+        return content
+    base = origin.replace(tzinfo=None)
+
+    def fix(value: Any) -> Any:
+        return base + timedelta(seconds=value) if _is_relative(value) else value
+
+    def fix_message(message: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+        return {k: fix(v) if k in keys else v for k, v in message.items()}
+
+    records = replace(content.records, timestamp=[fix(t) for t in content.records.timestamp])
+    return replace(
+        content,
+        file_id=fix_message(content.file_id, ("time_created",)),
+        sessions=[fix_message(s, ("start_time", "timestamp")) for s in content.sessions],
+        laps=[fix_message(lap, ("start_time", "timestamp")) for lap in content.laps],
+        activity=fix_message(content.activity, ("timestamp",)),
+        records=records,
+    )
 
 
 def _session_from_records(times: list[datetime | None], distance: list[float | None]) -> dict[str, Any]:

@@ -114,13 +114,17 @@ def _clean_rows(
     rows = _Rows()
     last_t: float | None = None
     last_dist: float | None = None
+    behind = False  # the clock ran backwards and has not caught up yet
     for i, t in enumerate(timestamps):
         if t is None:
             continue
-        if last_t is not None and (t < last_t or t - last_t > CLOCK_JUMP_S):
+        if last_t is not None and t < last_t:
+            rows.clock_jumps += int(not behind)  # one jump, however many samples it hides
+            behind = True
+            continue  # drop the sample until the clock passes the last kept one, keep the order
+        behind = False
+        if last_t is not None and t - last_t > CLOCK_JUMP_S:
             rows.clock_jumps += 1
-            if t < last_t:
-                continue  # a clock that ran backwards: drop the sample, keep the order
         hr = heart_rate[i] if i < len(heart_rate) else None
         if hr is not None and not (MIN_HR <= hr <= MAX_HR):
             rows.hr_artifacts += 1

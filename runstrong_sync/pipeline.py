@@ -15,7 +15,7 @@ from runstrong_sync import athletes, health, lock, upcoming
 from runstrong_sync import classify as classifier
 from runstrong_sync import plan as planner
 from runstrong_sync.config import WEEKDAYS, Config
-from runstrong_sync.domain import Label, StrengthSession, Zones
+from runstrong_sync.domain import Activity, Label, StrengthSession, Zones
 from runstrong_sync.errors import DatabaseError, ExitStatus, RunstrongError
 from runstrong_sync.feed import FeedSettings, build_busy_feed, build_feed, build_runs_feed
 from runstrong_sync.fileio import write_atomic
@@ -33,7 +33,7 @@ from runstrong_sync.sources import (
 from runstrong_sync.storage import repo, runs
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import Athlete
-from runstrong_sync.zones import resolve_zones
+from runstrong_sync.zones import resolve_zones, zones_from_strava
 
 log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = athletes.DEFAULT_ATHLETE
@@ -61,6 +61,10 @@ class StopRequestedError(RunstrongError):
 def worst_status(statuses: Iterable[ExitStatus]) -> ExitStatus:
     found = set(statuses)
     return next((s for s in STATUS_PRIORITY if s in found), ExitStatus.OK)
+
+
+STRAVA_ZONES_KEY = "strava.zones"  # Strava's GET /athlete/zones answer, stored by `strava auth`
+LABEL_BASIS_KEY = "classify.basis"  # zones and classifier version the stored labels were made with
 
 
 @dataclass
@@ -193,38 +197,65 @@ def import_paths(
     return _import(db, athlete, make_context(db, athlete, config, now, progress), paths)
 
 
-def current_zones(db: Database, athlete: int, config: Config) -> Zones:
-    with db.transaction() as session:
-        history = [repo.row_to_activity(row) for row in repo.activity_rows(session, athlete)]
+def _zones_for(config: Config, strava: dict[str, Any] | None, history: Sequence[Activity]) -> Zones:
     a = config.athlete
     return resolve_zones(
         max_hr=a.max_hr,
         threshold_hr=a.threshold_hr,
         resting_hr=a.resting_hr,
         threshold_speed_mps=a.threshold_speed_mps,
+        strava=zones_from_strava(strava),
         history=history,
     )
 
 
+def current_zones(db: Database, athlete: int, config: Config) -> Zones:
+    """Configuration first, then Strava's athlete zones, then estimates from stored runs."""
+    with db.transaction() as session:
+        history = [repo.row_to_activity(row) for row in repo.activity_rows(session, athlete)]
+        strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
+    return _zones_for(config, strava, history)
+
+
+def _label_basis(zones: Zones) -> dict[str, Any]:
+    """What every label depends on besides the activity: the classifier's version and the zones."""
+    values = {
+        name: getattr(zones, name).value if getattr(zones, name) is not None else None
+        for name in ("max_hr", "threshold_hr", "resting_hr", "threshold_speed_mps")
+    }
+    sources = {
+        name: getattr(zones, name).source.value if getattr(zones, name) is not None else None
+        for name in values
+    }
+    return {"classifier": classifier.CLASSIFIER_VERSION, "zones": values, "sources": sources}
+
+
 def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everything: bool = False) -> int:
-    """Classify from stored numbers only; True relabelling never re-reads files or Strava."""
-    zones = current_zones(db, athlete, config)
+    """Classify from stored numbers only: relabelling never re-reads files or Strava.
+
+    Recent runs are relabelled on every call; all of them when asked, or when the zones or the
+    classifier changed since the labels were made.
+    """
     changed = 0
     with db.transaction() as session:
         rows = repo.activity_rows(session, athlete)
-        history = [
-            classifier.RunSummary(r.start_utc.timestamp(), r.moving_s, r.distance_m, r.avg_speed_mps)
-            for r in rows
-            if r.sport in ("run", "trail_run", "virtual_run", "treadmill_run")
-        ]
+        activities = [repo.row_to_activity(row) for row in rows]
+        zones = _zones_for(config, repo.get_state(session, athlete, STRAVA_ZONES_KEY), activities)
+        basis = _label_basis(zones)
+        if repo.get_state(session, athlete, LABEL_BASIS_KEY) != basis:
+            everything = True  # new thresholds or a new classifier: every label may change
+            repo.set_state(session, athlete, LABEL_BASIS_KEY, basis, now)
+        history = classifier.RunHistory(
+            classifier.RunSummary(a.start_utc.timestamp(), a.moving_s, a.distance_m, a.avg_speed_mps)
+            for a in activities
+            if a.is_run
+        )
         recent = now - timedelta(days=RELABEL_WINDOW_DAYS)
-        for row in rows:
+        for row, activity in zip(rows, activities, strict=True):
             if not everything and row.label is not None and row.start_utc < recent:
                 continue
             override = Label(row.label_override) if row.label_override else None
-            activity = repo.row_to_activity(row)
-            earlier = [h for h in history if h.start_utc_s < row.start_utc.timestamp()]
-            result = classifier.classify(activity, zones, earlier, override)
+            result = classifier.classify(activity, zones, history, override)
             changed += int(repo.save_classification(row, result))
     return changed
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from typing import Any
 
 from runstrong_sync.domain import Activity, Zones, ZoneSource, ZoneValue
 
@@ -46,6 +47,32 @@ def resolve_zones(
             method="athlete.threshold_pace in the configuration",
         ),
     )
+
+
+def zones_from_strava(payload: dict[str, Any] | None) -> Zones:
+    """Strava's ``GET /athlete/zones`` answer: five heart-rate zones (Endurance, Moderate, Tempo,
+    Threshold, Anaerobic) as [min, max] bpm, the last one open (max -1). The Anaerobic zone starts
+    where threshold ends, so its lower bound is taken as threshold HR; Strava gives no max HR."""
+    if not payload:
+        return Zones()
+    heart_rate = payload.get("heart_rate")
+    zones = heart_rate.get("zones") if isinstance(heart_rate, dict) else None
+    if not isinstance(zones, list) or len(zones) != 5:
+        return Zones()
+    bounds = [
+        float(z["min"]) for z in zones if isinstance(z, dict) and isinstance(z.get("min"), (int, float))
+    ]
+    if len(bounds) != 5:
+        return Zones()
+    if bounds != sorted(bounds) or not 100 <= bounds[4] <= 220:
+        return Zones()
+    custom = bool(heart_rate.get("custom_zones")) if isinstance(heart_rate, dict) else False
+    method = (
+        "lower bound of your custom Strava Anaerobic zone"
+        if custom
+        else "lower bound of Strava's default Anaerobic zone"
+    )
+    return Zones(threshold_hr=ZoneValue(bounds[4], ZoneSource.STRAVA, method))
 
 
 def estimate_zones(history: Sequence[Activity]) -> Zones:

@@ -12,6 +12,7 @@ from conftest import ROOT
 CORE = ["domain", "classify", "plan", "derive", "exercises", "zones"]
 ALLOWED_STDLIB = {
     "__future__",
+    "bisect",
     "collections",
     "dataclasses",
     "datetime",

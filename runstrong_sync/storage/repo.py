@@ -310,6 +310,7 @@ def set_override(
     if row is None or row.athlete_id != athlete_id:
         return None
     row.label_override = label.value if label is not None else None
+    row.label = None  # relabelled by the next relabel, however old the activity
     return row
 
 

@@ -1,0 +1,74 @@
+"""The evaluation of bench/classify_eval.py, run in CI: the goal of the classification issue."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import replace
+from types import ModuleType
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, ROOT
+
+from runstrong_sync.classify import classify
+from runstrong_sync.domain import Activity, Label
+from runstrong_sync.storage.codec import derived_from_json, derived_to_json, laps_from_json, laps_to_json
+
+
+def _load_eval() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("classify_eval", ROOT / "bench" / "classify_eval.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["classify_eval"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+evaluation = _load_eval()
+
+
+@pytest.fixture(scope="module")
+def labelled() -> tuple[list[Any], list[Activity]]:
+    sets = [p for p in evaluation.DEFAULT_SETS if p.exists()]
+    assert FIXTURES / "fit" / "labels.csv" in sets
+    assert FIXTURES / "labelled_edge" / "labels.csv" in sets
+    cases = evaluation.load_cases(sets)
+    return cases, evaluation.read_runs(cases)
+
+
+def test_the_labelled_sets_meet_the_goal(labelled: tuple[list[Any], list[Activity]]) -> None:
+    cases, runs = labelled
+    assert {c.expected for c in cases} >= {Label.EASY, Label.HARD, Label.LONG}
+    outcomes = evaluation.evaluate(cases, runs)
+    text = evaluation.report(outcomes)
+    assert "confusion matrix" in text
+    correct = sum(o.correct for o in outcomes)
+    assert correct / len(outcomes) >= 0.97, text
+    assert not [o for o in outcomes if o.dangerous], text
+    assert evaluation.goal_met(outcomes)
+    for o in outcomes:
+        assert o.result.reasons[0].text.startswith(o.result.label.value), o.result
+
+
+def test_a_dangerous_miss_is_reported_and_fails_the_goal(labelled: tuple[list[Any], list[Activity]]) -> None:
+    cases, runs = labelled
+    index = {c.path.name: i for i, c in enumerate(cases)}
+    tempo, easy = index["synthetic_tempo.fit"], index["synthetic_easy.fit"]
+    mislabelled = replace(cases[easy], expected=Label.HARD, note="deliberately wrong")
+    outcomes = evaluation.evaluate([cases[tempo], mislabelled], [runs[tempo], runs[easy]])
+    assert not evaluation.goal_met(outcomes)
+    assert "synthetic_easy.fit: hard -> easy" in evaluation.report(outcomes)
+
+
+def test_stored_numbers_give_the_same_labels_as_the_files(labelled: tuple[list[Any], list[Activity]]) -> None:
+    """Relabelling works from the stored JSON; it must agree with labelling the file itself."""
+    cases, runs = labelled
+    for case, activity in zip(cases, runs, strict=True):
+        stored = replace(
+            activity,
+            derived=derived_from_json(json.loads(json.dumps(derived_to_json(activity.derived)))),
+            laps=laps_from_json(json.loads(json.dumps(laps_to_json(activity.laps)))),
+        )
+        assert classify(stored, case.zones) == classify(activity, case.zones), case.path.name
