@@ -398,7 +398,7 @@ def _activity_from_series(
     return Activity(
         source=source,
         source_ref=source_ref,
-        external_id=f"{int(begin.timestamp())}:{index}",
+        external_id=f"sha256-{raw['fingerprint'][:32]}:{index}",
         sport=normalise_sport(sport, None) if sport not in TEXT_SPORTS.values() else sport,
         start_utc=begin,
         utc_offset_s=int(offset.total_seconds()) if offset is not None else 0,

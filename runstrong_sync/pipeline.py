@@ -4,7 +4,7 @@ folder watcher all run it through ``sync``; each stage is also callable alone.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -148,9 +148,11 @@ def import_paths(
     paths: Sequence[Path],
     now: datetime,
     progress: Progress | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> SourceReport:
     """Only the ingest stage, for given files and folders."""
-    return _import(db, athlete, make_context(db, athlete, config, now, progress), paths)
+    context = make_context(db, athlete, config, now, progress, options=dict(options or {}))
+    return _import(db, athlete, context, paths)
 
 
 def current_zones(db: Database, athlete: int, config: Config) -> Zones:
@@ -302,11 +304,16 @@ def sync(
     feed_path: Path | None = None,
     progress: Progress | None = None,
     http_session: Any = None,
+    options: Mapping[str, Any] | None = None,
 ) -> SyncReport:
-    """Run every configured connector (or ``sources``), then classify, plan and publish."""
+    """Run every configured connector (or ``sources``), then classify, plan and publish.
+
+    ``options`` reach the connectors (e.g. ``jobs``: worker processes for file imports)."""
     report = SyncReport()
     athlete = athlete_id(db, config, now)
-    context = make_context(db, athlete, config, now, progress, http_session=http_session)
+    context = make_context(
+        db, athlete, config, now, progress, http_session=http_session, options=dict(options or {})
+    )
     names = list(enabled_sources(config) if sources is None else sources)
     for name in names:
         connector = load_connector(name, config)

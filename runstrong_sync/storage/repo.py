@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -92,13 +93,24 @@ def _apply(row: ActivityRow, activity: Activity, now: datetime) -> None:
     row.updated_at = now
 
 
+# Columns that are not the activity's content: identity, bookkeeping, and the labels set later.
+NOT_CONTENT = frozenset(
+    {"id", "athlete_id", "created_at", "updated_at", "source_ref", "label", "label_override", "confidence"}
+    | {"reasons_json"}
+)
+
+
 def _same_content(row: ActivityRow, activity: Activity) -> bool:
+    """True when storing ``activity`` would change nothing (the same file under another name counts)."""
     probe = ActivityRow()
     _apply(probe, activity, row.updated_at)
-    columns = [
-        c.key for c in ActivityRow.__table__.columns if c.key not in ("id", "athlete_id", "created_at")
-    ]
-    return all(getattr(probe, c) == getattr(row, c) for c in columns if c != "updated_at")
+    columns = [c.key for c in ActivityRow.__table__.columns if c.key not in NOT_CONTENT]
+    return all(_plain(getattr(probe, c)) == _plain(getattr(row, c)) for c in columns)
+
+
+def _plain(value: Any) -> Any:
+    """JSON columns compared as stored: tuples come back as lists."""
+    return json.loads(json.dumps(value)) if isinstance(value, (dict, list, tuple)) else value
 
 
 def find_match(session: Session, athlete_id: int, activity: Activity) -> ActivityRow | None:
@@ -157,21 +169,41 @@ def upsert_activity(
 
     if identity is None:
         _add_identity(session, athlete_id, row.id, activity, fingerprint, now)
-    if row.source == activity.source:
+    # The very record the row holds, again (perhaps edited at the source): store what it says now.
+    if identity is not None and (row.source, row.external_id) == (activity.source, activity.external_id):
+        also_from = (row.raw_json or {}).get("also_from")
+        if also_from and "also_from" not in activity.raw:  # what other sources said stays beside it
+            activity = replace(activity, raw={**activity.raw, "also_from": also_from})
         if _same_content(row, activity):
             return UpsertResult(row.id, Outcome.DUPLICATE)
         _apply(row, activity, now)
         return UpsertResult(row.id, Outcome.UPDATED)
-    if SOURCE_RICHNESS.get(activity.source, 0) > SOURCE_RICHNESS.get(row.source, 0):
+    rank_new = SOURCE_RICHNESS.get(activity.source, 0)
+    rank_old = SOURCE_RICHNESS.get(row.source, 0)
+    if rank_new > rank_old or (rank_new == rank_old and _detail(activity) > _detail(row_to_activity(row))):
         raw = dict(activity.raw)
         raw.setdefault("also_from", {})[row.source] = row.raw_json
         workout_type = row.workout_type  # Strava's own tag is worth keeping beside the file's detail
+        name = row.name
         _apply(row, activity, now)
         row.raw_json = raw
         if activity.workout_type is None:
             row.workout_type = workout_type
+        if activity.name is None:
+            row.name = name
         return UpsertResult(row.id, Outcome.UPDATED)
     return UpsertResult(row.id, Outcome.DUPLICATE)
+
+
+def _detail(activity: Activity) -> tuple[float, bool, int, float]:
+    """How much a copy of an activity tells, for choosing between two copies of the same rank."""
+    derived = activity.derived
+    return (
+        derived.hr_valid_s if derived is not None else 0.0,
+        activity.has_gps,
+        len(activity.laps),
+        derived.sample_s if derived is not None else 0.0,
+    )
 
 
 def _add_identity(
