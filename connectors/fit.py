@@ -294,12 +294,13 @@ class FitFolderConnector:
             for p in intake.inbox_files(inbox, skip=(archive, rejected))
             if intake.settled(p, self.settings.settle_seconds, busy)
         ]
-        targets = intake.Targets(archive if self.settings.after_import == "archive" else None, rejected)
+        targets = intake.Targets(
+            archive if self.settings.after_import == "archive" else None, rejected, confine_to=inbox
+        )
         yield from intake.events(
             [(p, targets) for p in files],
             context,
             self.zone,
-            confine_to=inbox,
             jobs=int(context.options.get("jobs") or intake.default_jobs()),
         )
 
@@ -311,7 +312,7 @@ class FitFolderConnector:
         missing: list[Rejected] = []
         for path in paths:
             if path.is_dir():
-                targets = intake.Targets(None, path / "rejected")
+                targets = intake.Targets(None, path / "rejected", confine_to=path)
                 files += [(p, targets) for p in intake.folder_files(path)]
             elif path.exists() or path.is_symlink():
                 files.append((path, intake.Targets(None, path.parent / "rejected")))

@@ -143,6 +143,7 @@ class Targets:
 
     archive_dir: Path | None
     rejected_dir: Path
+    confine_to: Path | None = None  # symbolic links leading out of this folder are refused
 
 
 @dataclass
@@ -154,17 +155,11 @@ class _Batch:
     owner: dict[int, Path] = field(default_factory=dict)  # item index -> file on disk
 
 
-def collect(
-    files: Iterable[tuple[Path, Targets]],
-    temp_dir: Path,
-    *,
-    confine_to: Path | None,
-    limits: ArchiveLimits,
-) -> _Batch:
+def collect(files: Iterable[tuple[Path, Targets]], temp_dir: Path, *, limits: ArchiveLimits) -> _Batch:
     """Check every input in this process: links, names, sizes, archives; plan what to parse."""
     batch = _Batch()
     for path, targets in files:
-        reason = input_problem(path, confine_to)
+        reason = input_problem(path, targets.confine_to)
         if reason is not None:
             batch.early.append(Rejected(display(path), reason, _aside(path, targets.rejected_dir)))
             continue
@@ -238,13 +233,12 @@ def events(
     context: ConnectorContext,
     zone: ZoneInfo,
     *,
-    confine_to: Path | None = None,
     jobs: int = 1,
     limits: ArchiveLimits = DEFAULT_LIMITS,
 ) -> Iterator[SourceEvent]:
     """Events for ``files``: refusals first, then each parsed file's activities or its rejection."""
     with tempfile.TemporaryDirectory(prefix="runstrong-archive-") as temp:
-        batch = collect(files, Path(temp), confine_to=confine_to, limits=limits)
+        batch = collect(files, Path(temp), limits=limits)
         total = len(batch.items) + len(batch.early)
         done = 0
         for rejected in batch.early:

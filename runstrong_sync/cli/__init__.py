@@ -63,4 +63,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Commands register themselves on `cli` when their module is imported.
-from runstrong_sync.cli import core  # noqa: E402,F401
+from runstrong_sync.cli import (  # noqa: E402
+    core,  # noqa: F401
+    watch,  # noqa: F401
+)
