@@ -24,8 +24,8 @@ import gpxpy.gpx
 from defusedxml import DefusedXmlException
 
 from connectors.fit import activities_from_fit, normalise_sport
+from connectors.fitfast import read_fit
 from connectors.fitreader import FitReadError
-from connectors.fitreader import read_fit_fitparse as read_fit
 from runstrong_sync.derive import derive_metrics
 from runstrong_sync.domain import Activity, Lap
 

@@ -37,6 +37,8 @@ from runstrong_sync.storage.models import (
 MATCH_START_S = 120  # the same run from two sources starts within 2 minutes...
 MATCH_TOLERANCE = 0.05  # ...and agrees on duration and distance within 5 %
 # Richer sources win when the same activity arrives twice: a file has the full record series.
+# Raw payload parts that describe the activity from elsewhere: kept when a copy without them is read.
+KEPT_RAW_KEYS = ("also_from", "strava_export")
 SOURCE_RICHNESS = {"fit": 3, "tcx": 2, "gpx": 2, "strava": 1}
 
 
@@ -171,9 +173,7 @@ def upsert_activity(
         _add_identity(session, athlete_id, row.id, activity, fingerprint, now)
     # The very record the row holds, again (perhaps edited at the source): store what it says now.
     if identity is not None and (row.source, row.external_id) == (activity.source, activity.external_id):
-        also_from = (row.raw_json or {}).get("also_from")
-        if also_from and "also_from" not in activity.raw:  # what other sources said stays beside it
-            activity = replace(activity, raw={**activity.raw, "also_from": also_from})
+        activity = _keep_known(row, activity)
         if _same_content(row, activity):
             return UpsertResult(row.id, Outcome.DUPLICATE)
         _apply(row, activity, now)
@@ -193,6 +193,16 @@ def upsert_activity(
             row.name = name
         return UpsertResult(row.id, Outcome.UPDATED)
     return UpsertResult(row.id, Outcome.DUPLICATE)
+
+
+def _keep_known(row: ActivityRow, activity: Activity) -> Activity:
+    """What other copies told (another source's record, an export's name) survives a plain re-read."""
+    old_raw = row.raw_json or {}
+    kept = {k: old_raw[k] for k in KEPT_RAW_KEYS if k in old_raw and k not in activity.raw}
+    name = activity.name if activity.name is not None else row.name
+    if not kept and name == activity.name:
+        return activity
+    return replace(activity, name=name, raw={**activity.raw, **kept})
 
 
 def _detail(activity: Activity) -> tuple[float, bool, int, float]:
