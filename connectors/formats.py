@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import math
+import re
 import xml.etree.ElementTree as StdET  # only for the Element type; parsing goes through defusedxml
 import zlib
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from runstrong_sync.domain import Activity, Lap
 MAX_FILE_BYTES = 64 * 1024 * 1024  # larger than any real activity file, plain or unpacked
 FORMATS = ("fit", "gpx", "tcx")
 ARCHIVE_SUFFIX = ".zip"
+GPX_ROOT = re.compile(rb"<(?:\w+:)?gpx[\s>]")
 TCX_NS = "{http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2}"
 
 # Sport words used by GPX <type> (Garmin, Strava: words or Strava's old numbers) and TCX Sport.
@@ -169,6 +171,8 @@ def _refuse_dtd(data: bytes, what: str) -> None:
 
 def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) -> FileActivities:
     _refuse_dtd(data, "GPX")
+    if GPX_ROOT.search(data[:65536]) is None:
+        raise FitReadError("this is not a readable GPX file (it has no <gpx> element)")
     try:
         gpx = gpxpy.parse(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
