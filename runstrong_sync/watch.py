@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from watchdog.events import (
+    FileAttribEvent,
     FileClosedEvent,
     FileClosedNoWriteEvent,
     FileOpenedEvent,
@@ -45,11 +46,12 @@ class Arrivals:
         self._busy: set[Path] = set()
         self._last_event: float | None = None
 
-    def touched(self, path: Path, *, writing: bool) -> None:
+    def touched(self, path: Path, *, writing: bool | None) -> None:
+        """Something happened to ``path``; ``writing`` None: whether it is open is unchanged."""
         with self._lock:
             if writing:
                 self._busy.add(path)
-            else:
+            elif writing is not None:
                 self._busy.discard(path)
             self._last_event = self.clock()
 
@@ -90,6 +92,8 @@ class _Handler(FileSystemEventHandler):
             self.arrivals.touched(Path(_text(event.dest_path)), writing=False)  # renamed into place
         elif isinstance(event, FileClosedEvent):
             self.arrivals.touched(path, writing=False)
+        elif isinstance(event, FileAttribEvent):  # chmod or touch after a copy: no new content
+            self.arrivals.touched(path, writing=None)
         else:  # created or modified: being written until it is closed
             self.arrivals.touched(path, writing=self.track_open)
 
