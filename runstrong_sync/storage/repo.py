@@ -192,6 +192,13 @@ def upsert_activity(
         if activity.name is None:
             row.name = name
         return UpsertResult(row.id, Outcome.UPDATED)
+    if (row.name is None and activity.name is not None) or (
+        row.workout_type is None and activity.workout_type is not None
+    ):  # the poorer copy still knows what the activity was called, or that it was a race
+        row.name = row.name or activity.name
+        row.workout_type = row.workout_type if row.workout_type is not None else activity.workout_type
+        row.updated_at = now
+        return UpsertResult(row.id, Outcome.UPDATED)
     return UpsertResult(row.id, Outcome.DUPLICATE)
 
 
