@@ -10,6 +10,7 @@ happens through the event's hook, after the database commit.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import stat
@@ -19,6 +20,7 @@ import zipfile
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
@@ -29,6 +31,8 @@ from connectors.fitreader import FitReadError
 from connectors.formats import MAX_FILE_BYTES, ExportHints, format_of, read_activity_file
 from runstrong_sync.domain import Activity
 from runstrong_sync.sources import ConnectorContext, Imported, Rejected, SourceEvent
+
+log = logging.getLogger(__name__)
 
 PARALLEL_MIN_FILES = 16  # below this, starting worker processes costs more than it saves
 IN_FLIGHT_PER_WORKER = 4
@@ -110,31 +114,64 @@ def default_jobs() -> int:
 
 
 def parse_all(items: Sequence[WorkItem], zone: ZoneInfo, jobs: int) -> Iterator[tuple[WorkItem, Parsed]]:
-    """Parse ``items`` in worker processes, yielding results in input order with bounded work in flight."""
+    """Parse ``items`` in worker processes, yielding results in input order with bounded work in flight.
+
+    A worker that dies (a crash, the out-of-memory killer) takes the pool down with it: the files
+    that were in flight are then read again one by one, each in a process of its own, so only the
+    file that kills its reader is set aside. When no worker can be started at all, this process
+    reads the files itself.
+    """
     if jobs <= 1 or len(items) < PARALLEL_MIN_FILES:
         for item in items:
             yield item, parse_item(item, zone)
         return
-    # spawn: the parent may run threads (the folder watcher), which fork does not carry safely.
-    context = multiprocessing.get_context("spawn")
-    window = jobs * IN_FLIGHT_PER_WORKER
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    position = 0
+    delivered = False
+    while position < len(items):
         pending: deque[tuple[WorkItem, Future[Parsed]]] = deque()
-        for item in items:
-            pending.append((item, pool.submit(parse_item, item, zone)))
-            if len(pending) >= window:
-                head, future = pending.popleft()
-                yield head, _result(future)
-        while pending:
-            head, future = pending.popleft()
-            yield head, _result(future)
+        try:
+            with _pool(jobs) as pool:
+                window = jobs * IN_FLIGHT_PER_WORKER
+                for item in items[position:]:
+                    pending.append((item, pool.submit(parse_item, item, zone)))
+                    if len(pending) >= window:
+                        yield _next(pending)
+                        position += 1
+                        delivered = True
+                while pending:
+                    yield _next(pending)
+                    position += 1
+                    delivered = True
+        except BrokenProcessPool:
+            if not delivered:
+                log.warning("worker processes cannot be started; reading the files in this process")
+                for item in items[position:]:
+                    yield item, parse_item(item, zone)
+                return
+            suspects = [item for item, _ in pending]
+            for item in suspects:
+                yield item, _isolated(item, zone)
+            position += len(suspects)
 
 
-def _result(future: Future[Parsed]) -> Parsed:
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    # spawn: the parent may run threads (the folder watcher), which fork does not carry safely.
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _next(pending: deque[tuple[WorkItem, Future[Parsed]]]) -> tuple[WorkItem, Parsed]:
+    item, future = pending[0]
+    parsed = future.result()  # BrokenProcessPool propagates: the caller retries what was in flight
+    pending.popleft()
+    return item, parsed
+
+
+def _isolated(item: WorkItem, zone: ZoneInfo) -> Parsed:
     try:
-        return future.result()
-    except Exception as exc:  # the worker died (out of memory, killed): this file is set aside
-        return Parsed(reason=f"the reader process stopped on this file ({type(exc).__name__}: {exc})")
+        with _pool(1) as pool:
+            return pool.submit(parse_item, item, zone).result()
+    except BrokenProcessPool as exc:
+        return Parsed(reason=f"the file made its reader process stop ({exc}); it may be hostile or damaged")
 
 
 @dataclass
