@@ -197,7 +197,7 @@ def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) ->
     if len(times) < 2:
         raise FitReadError("the GPX file has no track with timed points (a route, not an activity)")
     distance = _cumulative_distance(points)
-    sport = sport_from_text(sport_text) or "run"
+    sport = sport_from_text(sport_text) or "generic"  # an export's index may say more
     activity = _activity_from_series(
         source="gpx",
         source_ref=source_ref,
