@@ -333,9 +333,10 @@ def _then(
 
 def _aside(path: Path, rejected_dir: Path) -> Callable[[str], str | None]:
     def move(reason: str) -> str | None:
-        if not path.exists() and not path.is_symlink():
+        try:
+            return display(set_aside(path, reason, rejected_dir))
+        except FileNotFoundError:  # moved meanwhile by another run: nothing left to set aside
             return None
-        return display(set_aside(path, reason, rejected_dir))
 
     return move
 
@@ -364,7 +365,7 @@ def _entry_aside(
 
 def _archiver(path: Path, archive_dir: Path) -> Callable[[], None]:
     def move() -> None:
-        if path.exists() or path.is_symlink():
+        with contextlib.suppress(FileNotFoundError):  # moved meanwhile by another run
             move_to(path, archive_dir)
 
     return move
