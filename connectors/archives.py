@@ -102,7 +102,8 @@ def _plan(
             if kind is None:
                 plan.skipped += 1
                 continue
-            reason = entry_problem(info, limits)
+            # An inner zip (Garmin's uploaded files) may be large: it is streamed to a temporary file.
+            reason = entry_problem(info, limits, limits.max_total_bytes if kind == "zip" else None)
             if reason is None and kind == "zip" and depth >= limits.max_depth:
                 reason = "an archive inside an archive inside an archive is not opened; unpack it first"
             if reason is not None:
@@ -111,7 +112,7 @@ def _plan(
             if kind == "zip":
                 inner = temp_dir / f"inner-{len(list(temp_dir.iterdir()))}.zip"
                 try:
-                    inner.write_bytes(read_member(archive, info, limits))
+                    _extract(archive, info, inner)
                     _plan(inner, entry_ref, temp_dir, limits, depth + 1, plan, budget)
                 except FitReadError as exc:
                     plan.rejected.append((entry_ref, str(exc).removeprefix(f"{entry_ref}: ")))
@@ -119,8 +120,8 @@ def _plan(
             plan.members.append(ArchiveMember(path, info.filename, entry_ref, hints.get(info.filename)))
 
 
-def entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
-    """Why this entry must not be read, or None."""
+def entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits, max_bytes: int | None = None) -> str | None:
+    """Why this entry must not be read, or None; ``max_bytes`` overrides the activity-file limit."""
     name = info.filename
     pure = PurePosixPath(name.replace("\\", "/"))
     if pure.is_absolute() or (len(name) > 1 and name[1] == ":"):
@@ -132,7 +133,9 @@ def entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
         return "the entry is a symbolic link; links are not followed"
     if info.flag_bits & 0x1:
         return "the entry is encrypted; export it again without a password"
-    if info.file_size > limits.max_entry_bytes:
+    if max_bytes is not None and info.file_size > max_bytes:
+        return f"the entry unpacks to {info.file_size // 1_048_576} MiB, more than the archive limit"
+    if max_bytes is None and info.file_size > limits.max_entry_bytes:
         return f"the entry unpacks to {info.file_size // 1_048_576} MiB, larger than any activity file"
     if info.file_size > 0 and info.file_size / max(info.compress_size, 1) > limits.max_ratio:
         return (
@@ -159,6 +162,20 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Archive
     except Exception as exc:  # zlib/bz2/lzma errors differ by method
         raise FitReadError(f"the archive entry cannot be unpacked ({type(exc).__name__}: {exc})") from exc
     return bytes(out)
+
+
+def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
+    """Stream an entry to ``target``; zipfile stops at the declared size and checks the CRC."""
+    try:
+        with archive.open(info) as source, target.open("wb") as sink:
+            while chunk := source.read(READ_CHUNK):
+                sink.write(chunk)
+    except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError) as exc:
+        raise FitReadError(f"the archive entry is damaged ({exc})") from exc
+    except OSError as exc:
+        raise FitReadError(f"the archive entry cannot be unpacked ({exc.strerror or exc})") from exc
+    except Exception as exc:  # zlib/bz2/lzma errors differ by method
+        raise FitReadError(f"the archive entry cannot be unpacked ({type(exc).__name__}: {exc})") from exc
 
 
 def _strava_index(
