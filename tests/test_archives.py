@@ -171,7 +171,8 @@ def test_rejected_archive_moves_aside_whole_from_the_inbox(tmp_path: Path) -> No
 def test_inner_zip_larger_than_any_activity_file_is_still_opened(tmp_path: Path) -> None:
     archive = garmin_export(tmp_path / "garmin.zip")
     with zipfile.ZipFile(archive) as outer:
-        inner_size = outer.getinfo("DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip").file_size
+        inner = "DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip"
+        inner_size = outer.getinfo(inner).file_size
     limits = ArchiveLimits(max_entry_bytes=inner_size - 1)
     plan = plan_archive(archive, tmp_path, limits)
     assert plan.rejected == [] and len(plan.members) == 3
