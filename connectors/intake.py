@@ -303,6 +303,12 @@ def events(
                 hook = _chain(after, finish) if last else None
                 yield Imported(activity, parsed.fingerprint if single else None, hook)
         context.progress(total, total, "")
+        close_archives()  # those opened here to copy rejected entries out
+
+
+def close_archives() -> None:
+    while _open_archives:
+        _open_archives.popitem()[1].close()
 
 
 def _chain(*hooks: Callable[[], None] | None) -> Callable[[], None] | None:
