@@ -113,16 +113,7 @@ def watch_inbox(
 ) -> None:
     """Import from the inbox now and whenever files arrive, until ``stop`` is set."""
     settings = config.sources.fit
-    if settings.inbox is None or not settings.enabled:
-        raise ConfigError(
-            "There is no inbox to watch.",
-            ["Set sources.fit.inbox (and sources.fit.enabled = true) in the configuration."],
-        )
-    inbox = settings.inbox.expanduser()
-    if not inbox.is_dir():
-        raise ConfigError(
-            f"The inbox folder {inbox} does not exist.", ["Create it, or fix sources.fit.inbox."]
-        )
+    inbox = inbox_to_watch(config)
     arrivals = Arrivals(settings.settle_seconds)
     # Only inotify reports that a writer closed its file; elsewhere the settle time alone decides.
     observer = Observer()
@@ -139,6 +130,22 @@ def watch_inbox(
     finally:
         observer.stop()
         observer.join()
+
+
+def inbox_to_watch(config: Config) -> Path:
+    """The configured inbox, or a ConfigError that says what to set."""
+    settings = config.sources.fit
+    if settings.inbox is None or not settings.enabled:
+        raise ConfigError(
+            "There is no inbox to watch.",
+            ["Set sources.fit.inbox (and sources.fit.enabled = true) in the configuration."],
+        )
+    inbox = settings.inbox.expanduser()
+    if not inbox.is_dir():
+        raise ConfigError(
+            f"The inbox folder {inbox} does not exist.", ["Create it, or fix sources.fit.inbox."]
+        )
+    return inbox
 
 
 def _run(

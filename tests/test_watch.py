@@ -144,3 +144,13 @@ def test_arrivals_wait_for_quiet_and_track_open_files() -> None:
     assert not arrivals.due()
     now[0] += 0.2
     assert arrivals.due() and not arrivals.due()  # once per quiet spell
+
+
+def test_watch_without_an_inbox_says_what_to_set(env: Path) -> None:
+    from conftest import run_main
+
+    from runstrong_sync.errors import ExitStatus
+
+    result = run_main("watch")
+    assert result.returncode == ExitStatus.CONFIG, result.stderr
+    assert "sources.fit.inbox" in result.stderr and "Traceback" not in result.stderr

@@ -8,7 +8,7 @@ from runstrong_sync import render
 from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.pipeline import SyncReport
-from runstrong_sync.watch import watch_inbox
+from runstrong_sync.watch import inbox_to_watch, watch_inbox
 
 
 @cli.command()
@@ -22,7 +22,7 @@ def watch(app: App) -> int:
     Ctrl-C stops.
     """
     stop = threading.Event()
-    inbox = app.config.sources.fit.inbox
+    inbox = inbox_to_watch(app.config)
     app.errors.print(f"Watching {inbox} (Ctrl-C stops).", highlight=False)
 
     def show(report: SyncReport) -> None:
