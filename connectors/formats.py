@@ -14,7 +14,7 @@ import re
 import xml.etree.ElementTree as StdET  # only for the Element type; parsing goes through defusedxml
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -149,8 +149,6 @@ def read_activity_file(
 
 
 def _with_hints(activity: Activity, hints: ExportHints) -> Activity:
-    from dataclasses import replace
-
     sport = activity.sport
     hinted = sport_from_text(hints.sport)
     if hinted is not None and sport in ("generic", "workout", "unknown"):
