@@ -165,3 +165,20 @@ def test_strava_then_the_file_keeps_one_activity_with_the_file_detail(db: Databa
     # Strava again later changes nothing: the file stays the record.
     again = ingest(db, 1, "strava", [_strava_copy(fit)], NOW)
     assert again.duplicates == 1 and _rows(db)[0][0] == "fit"
+
+
+def test_an_export_index_names_the_activity_and_says_what_a_typeless_file_was() -> None:
+    from connectors.formats import ExportHints
+
+    data = (FIT / "gpx_tcx/garmin_example.gpx").read_bytes().replace(b"<type>running</type>", b"")
+    plain = read_activity_file(data, "a.gpx", "a.gpx", ZONE).activities[0]
+    assert plain.sport == "generic"
+    hints = ExportHints(name="Dog walk", sport="Walk", export_id="77")
+    hinted = read_activity_file(data, "a.gpx", "a.gpx", ZONE, hints).activities[0]
+    assert (hinted.sport, hinted.name) == ("walk", "Dog walk")
+    assert hinted.raw["strava_export"] == {"id": "77", "name": "Dog walk", "type": "Walk"}
+    # A file that knows its sport keeps it: the index only fills gaps.
+    fit = read_activity_file(
+        (FIT / "running/run_with_coordinates.fit").read_bytes(), "r.fit", "r", ZONE, hints
+    )
+    assert fit.activities[0].sport == "run" and fit.activities[0].name == "Dog walk"
