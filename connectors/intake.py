@@ -35,7 +35,8 @@ from runstrong_sync.sources import ConnectorContext, Imported, Rejected, SourceE
 log = logging.getLogger(__name__)
 
 PARALLEL_MIN_FILES = 16  # below this, starting worker processes costs more than it saves
-IN_FLIGHT_PER_WORKER = 4
+BATCH_FILES = 4  # files per task sent to a worker
+BATCHES_PER_WORKER = 2  # tasks in flight per worker: bounded memory, and no worker waits for work
 DEFAULT_LIMITS = ArchiveLimits()
 SKIPPED_FOLDERS = ("rejected", "archive")
 
@@ -128,30 +129,38 @@ def parse_all(items: Sequence[WorkItem], zone: ZoneInfo, jobs: int) -> Iterator[
     position = 0
     delivered = False
     while position < len(items):
-        pending: deque[tuple[WorkItem, Future[Parsed]]] = deque()
+        pending: deque[tuple[Sequence[WorkItem], Future[list[Parsed]]]] = deque()
         try:
             with _pool(jobs) as pool:
-                window = jobs * IN_FLIGHT_PER_WORKER
-                for item in items[position:]:
-                    pending.append((item, pool.submit(parse_item, item, zone)))
+                window = jobs * BATCHES_PER_WORKER
+                for start in range(position, len(items), BATCH_FILES):
+                    batch = items[start : start + BATCH_FILES]
+                    pending.append((batch, pool.submit(parse_batch, batch, zone)))
                     if len(pending) >= window:
-                        yield _next(pending)
+                        for done in _next(pending):
+                            yield done
+                            position += 1
+                            delivered = True
+                while pending:
+                    for done in _next(pending):
+                        yield done
                         position += 1
                         delivered = True
-                while pending:
-                    yield _next(pending)
-                    position += 1
-                    delivered = True
         except BrokenProcessPool:
             if not delivered:
                 log.warning("worker processes cannot be started; reading the files in this process")
                 for item in items[position:]:
                     yield item, parse_item(item, zone)
                 return
-            suspects = [item for item, _ in pending]
+            suspects = [item for batch, _ in pending for item in batch]
             for item in suspects:
                 yield item, _isolated(item, zone)
             position += len(suspects)
+
+
+def parse_batch(items: Sequence[WorkItem], zone: ZoneInfo) -> list[Parsed]:
+    """A few files per task: fewer round trips between the processes."""
+    return [parse_item(item, zone) for item in items]
 
 
 def _pool(jobs: int) -> ProcessPoolExecutor:
@@ -159,11 +168,13 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _next(pending: deque[tuple[WorkItem, Future[Parsed]]]) -> tuple[WorkItem, Parsed]:
-    item, future = pending[0]
+def _next(
+    pending: deque[tuple[Sequence[WorkItem], Future[list[Parsed]]]],
+) -> list[tuple[WorkItem, Parsed]]:
+    batch, future = pending[0]
     parsed = future.result()  # BrokenProcessPool propagates: the caller retries what was in flight
     pending.popleft()
-    return item, parsed
+    return list(zip(batch, parsed, strict=True))
 
 
 def _isolated(item: WorkItem, zone: ZoneInfo) -> Parsed:
