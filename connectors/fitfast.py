@@ -175,9 +175,23 @@ _OP_NUM, _OP_ENUM, _OP_DATE, _OP_LOCAL_DATE, _OP_SUBFIELD, _OP_COMPONENT, _OP_AR
 _GUARD_LOCAL_DATE, _GUARD_INTO_DAY = 0, 1
 
 Step = tuple[str, int, int, Any, Any, Any, Any]
-# (ts, ts invalid, hr, hr invalid, distance, invalid, scale, position_lat, invalid, speed sources,
-#  compressed_speed_distance)
-SimpleRecord = tuple[int, Any, int, Any, int, Any, Any, int, Any, tuple[tuple[int, Any, Any], ...], int]
+# (unpack, ts, ts invalid, hr, hr invalid, distance, invalid, scale, position_lat, invalid,
+#  speed sources, compressed_speed_distance)
+SimpleRecord = tuple[
+    Callable[[bytes, int], tuple[Any, ...]],
+    int,
+    Any,
+    int,
+    Any,
+    int,
+    Any,
+    Any,
+    int,
+    Any,
+    tuple[tuple[int, Any, Any], ...],
+    int,
+]
+SimpleFields = tuple[int, Any, int, Any, int, Any, Any, int, Any, tuple[tuple[int, Any, Any], ...], int]
 # The profile's layout of compressed_speed_distance: speed in bits 0-11 (1/100 m/s), distance in
 # bits 12-23 (1/16 m, accumulated across rollovers).
 _PACKED_SPEED: Final = (12, 0, 100, None)
@@ -308,33 +322,30 @@ class _Decoder:
             pos = body + plan.size
             if pos > end:
                 raise FitFastUnsupportedError("data message runs past the data size")
-            unpack = plan.unpack
-            if unpack is None:  # nothing wanted from this message
-                if offset >= 0:
-                    ts_acc = _rollover(offset, ts_acc)
-                continue
-            values = unpack(data, body)
-            if plan.ts_index >= 0:
-                raw_ts = values[plan.ts_index]
-                if raw_ts != plan.ts_invalid:
-                    ts_acc = raw_ts
-            if offset >= 0:
-                ts_acc = _rollover(offset, ts_acc)
-            for index, guard, invalid in plan.guards:
-                _check_guard(values[index], guard, invalid)
             simple = plan.record
-            if simple is not None:  # the usual record: straight-line decoding, no dict
-                ts_i, ts_inv, hr_i, hr_inv, dist_i, dist_inv, dist_scale, pos_i, pos_inv, speeds, packed_i = (
-                    simple
-                )
+            if simple is not None:  # the usual record: straight-line decoding, no dict, no guards
+                (
+                    unpack_record,
+                    ts_i,
+                    ts_inv,
+                    hr_i,
+                    hr_inv,
+                    dist_i,
+                    dist_inv,
+                    dist_scale,
+                    pos_i,
+                    pos_inv,
+                    speeds,
+                    packed_i,
+                ) = simple
+                values = unpack_record(data, body)
+                stamp: Any = None
+                if ts_i >= 0:
+                    raw = values[ts_i]
+                    if raw != ts_inv:
+                        stamp = ts_acc = raw
                 if offset >= 0:
-                    stamp: Any = ts_acc
-                elif ts_i >= 0:
-                    stamp = values[ts_i]
-                    if stamp == ts_inv:
-                        stamp = None
-                else:
-                    stamp = None
+                    stamp = ts_acc = _rollover(offset, ts_acc)
                 if stamp is not None and stamp >= _SYSTEM_TIME_LIMIT:
                     # Building a timedelta costs ~10x adding a ready one: step from the last stamp.
                     step = stamp - last_stamp
@@ -375,6 +386,20 @@ class _Decoder:
                 if pos_i >= 0 and values[pos_i] != pos_inv:
                     has_position = True
                 continue
+            unpack = plan.unpack
+            if unpack is None:  # nothing wanted from this message
+                if offset >= 0:
+                    ts_acc = _rollover(offset, ts_acc)
+                continue
+            values = unpack(data, body)
+            if plan.ts_index >= 0:
+                raw_ts = values[plan.ts_index]
+                if raw_ts != plan.ts_invalid:
+                    ts_acc = raw_ts
+            if offset >= 0:
+                ts_acc = _rollover(offset, ts_acc)
+            for index, guard, invalid in plan.guards:
+                _check_guard(values[index], guard, invalid)
             kind = plan.kind
             if kind == _KEPT:
                 out = kept(plan, values)
@@ -572,6 +597,7 @@ class _Decoder:
                 raise FitFastUnsupportedError(f"developer field named {described[1]!r}")
             size += field_size
         plan = _Plan(mesg, size)
+        simple: SimpleFields | None = None
 
         # Values to unpack: field position in the definition -> index in the unpacked tuple.
         wanted: dict[int, int] = {}
@@ -607,8 +633,8 @@ class _Decoder:
             plan.kind = _KEPT
             plan.ts_kept = "timestamp" in kept_names
             plan.steps = self._kept_steps(mesg, endian, specs, scalar_int, want)
-            if mesg == _RECORD:
-                plan.record = _simple_record(plan.steps, specs)
+            if mesg == _RECORD and not plan.guards:
+                simple = _simple_record(plan.steps, specs)
         elif mesg == _DEVELOPER_DATA_ID:
             plan.kind = _DEV_ID
             plan.fields = self._registry_fields(specs, positions, {3: _UINT8}, want)
@@ -620,6 +646,8 @@ class _Decoder:
 
         if wanted or plan.kind != _SKIP:  # kept messages count even when all their fields are unknown
             plan.unpack = _compile_struct(endian, specs, offsets, wanted)
+            if simple is not None:
+                plan.record = (plan.unpack, *simple)
         return plan
 
     @staticmethod
@@ -797,7 +825,7 @@ def _scaled(value: Any, scale: Any, offset: Any) -> Any:
     return value
 
 
-def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -> SimpleRecord | None:
+def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -> SimpleFields | None:
     """The straight-line form of a record definition, when its steps allow one.
 
     Allowed: at most one timestamp, heart_rate, distance and position_lat field read directly,
