@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
+import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,11 +14,11 @@ from typing import Any, ClassVar, TypeGuard
 from zoneinfo import ZoneInfo
 
 from connectors.fitdata import FitContent
-from connectors.fitreader import FitReadError, read_fit_fitparse
+from connectors.fitreader import FitReadError
 from runstrong_sync.config import Config
 from runstrong_sync.derive import derive_metrics
 from runstrong_sync.domain import Activity, Lap
-from runstrong_sync.sources import ConnectorContext, Imported, Rejected, SourceEvent
+from runstrong_sync.sources import ConnectorContext, Rejected, SourceEvent
 
 FIT_SUFFIXES = (".fit", ".fit.gz")
 MAX_FILE_BYTES = 64 * 1024 * 1024  # larger than any real activity file
@@ -312,7 +312,8 @@ def set_aside(path: Path, reason: str, rejected_dir: Path) -> Path:
     target = _free_name(rejected_dir / path.name)
     shutil.move(str(path), target)
     reason_file = target.with_name(target.name + REASON_SUFFIX)
-    reason_file.write_text(f"{path}\n{reason}\n", encoding="utf-8")
+    shown = os.fsencode(str(path)).decode("utf-8", errors="replace")
+    reason_file.write_text(f"{shown}\n{reason}\n", encoding="utf-8", errors="replace")
     return target
 
 
@@ -335,7 +336,7 @@ def _free_name(target: Path) -> Path:
 
 
 class FitFolderConnector:
-    """Reads `.fit` and `.fit.gz` files with fitparse; one activity per session."""
+    """Activity files from a folder: FIT, GPX and TCX (plain or gzipped) and zip exports."""
 
     name: ClassVar[str] = "fit"
 
@@ -345,6 +346,9 @@ class FitFolderConnector:
         self.zone = config.athlete.zone
 
     def fetch(self, context: ConnectorContext) -> Iterator[SourceEvent]:
+        """Every complete file in the inbox; files still being written wait for the next run."""
+        from connectors import intake
+
         inbox = self.settings.inbox
         if inbox is None:
             return
@@ -354,60 +358,37 @@ class FitFolderConnector:
             return
         archive = (self.settings.archive_dir or inbox / "archive").expanduser()
         rejected = (self.settings.rejected_dir or inbox / "rejected").expanduser()
-        files = sorted(p for p in inbox.iterdir() if p.is_file() and is_fit_name(p))
-        move = archive if self.settings.after_import == "archive" else None
-        yield from self._import_files(files, context, archive=move, rejected_dir=rejected)
+        busy = frozenset(Path(p) for p in context.options.get("busy", ()))
+        files = [
+            p
+            for p in intake.inbox_files(inbox, skip=(archive, rejected))
+            if intake.settled(p, self.settings.settle_seconds, busy)
+        ]
+        targets = intake.Targets(
+            archive if self.settings.after_import == "archive" else None, rejected, confine_to=inbox
+        )
+        yield from intake.events(
+            [(p, targets) for p in files],
+            context,
+            self.zone,
+            jobs=int(context.options.get("jobs") or intake.default_jobs()),
+        )
 
     def import_paths(self, paths: Sequence[Path], context: ConnectorContext) -> Iterator[SourceEvent]:
+        """The given files, folders (searched below) and archives; nothing is archived after."""
+        from connectors import intake
+
+        files: list[tuple[Path, intake.Targets]] = []
+        missing: list[Rejected] = []
         for path in paths:
             if path.is_dir():
-                files = sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.is_file() and is_fit_name(p) and "rejected" not in p.relative_to(path).parts
-                )
-                yield from self._import_files(files, context, archive=None, rejected_dir=path / "rejected")
-            elif path.exists():
-                yield from self._import_files(
-                    [path], context, archive=None, rejected_dir=path.parent / "rejected"
-                )
+                targets = intake.Targets(None, path / "rejected", confine_to=path)
+                files += [(p, targets) for p in intake.folder_files(path)]
+            elif path.exists() or path.is_symlink():
+                files.append((path, intake.Targets(None, path.parent / "rejected")))
             else:
-                yield Rejected(str(path), "no such file or folder")
-
-    def _import_files(
-        self, files: Sequence[Path], context: ConnectorContext, *, archive: Path | None, rejected_dir: Path
-    ) -> Iterator[SourceEvent]:
-        total = len(files)
-        for done, path in enumerate(files, start=1):
-            context.progress(done - 1, total, path.name)
-            try:
-                data = read_bytes(path)
-                fingerprint = hashlib.sha256(data).hexdigest()
-                content = read_fit_fitparse(data)
-                activities = activities_from_fit(content, str(path), fingerprint, self.zone)
-            except FitReadError as exc:
-                yield Rejected(str(path), str(exc), _aside(path, rejected_dir))
-                continue
-            except OSError as exc:
-                yield Rejected(str(path), f"the file cannot be read: {exc.strerror or exc}", None)
-                continue
-            for i, activity in enumerate(activities):
-                last = i == len(activities) - 1
-                after = _archiver(path, archive) if last and archive is not None else None
-                yield Imported(activity, fingerprint if len(activities) == 1 else None, after)
-        context.progress(total, total, "")
-
-
-def _aside(path: Path, rejected_dir: Path) -> Callable[[str], str | None]:
-    def move(reason: str) -> str | None:
-        return str(set_aside(path, reason, rejected_dir))
-
-    return move
-
-
-def _archiver(path: Path, archive: Path) -> Callable[[], None]:
-    def move() -> None:
-        if path.exists():
-            move_to(path, archive)
-
-    return move
+                missing.append(Rejected(intake.display(path), "no such file or folder"))
+        yield from missing
+        yield from intake.events(
+            files, context, self.zone, jobs=int(context.options.get("jobs") or intake.default_jobs())
+        )

@@ -102,6 +102,7 @@ class FitSourceConfig(Section):
     after_import: Literal["archive", "leave"] = "archive"
     archive_dir: Path | None = None  # default: <inbox>/archive
     rejected_dir: Path | None = None  # default: <inbox>/rejected
+    settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0  # untouched this long: complete
 
 
 class StravaSourceConfig(Section):

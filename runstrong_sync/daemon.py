@@ -53,7 +53,7 @@ def system_clock() -> dt.datetime:
 def start_feed_server(config: Config, db: Database) -> Service | None:
     """Start the feed server in a background thread, when the server module is installed.
 
-    Seam: ``runstrong_sync.server.start_in_background(config, db) -> Service`` serves the feeds
+    ``runstrong_sync.server.start_in_background(config, db) -> Service`` serves the feeds
     (every athlete's, by token) until ``stop()``.
     """
     return _start_optional("runstrong_sync.server", "feed server", config, db)
@@ -62,10 +62,14 @@ def start_feed_server(config: Config, db: Database) -> Service | None:
 def start_watcher(config: Config, db: Database, request_sync: Callable[[str], None]) -> Service | None:
     """Watch the FIT inbox, when the watcher module is installed; new files ask for a sync.
 
-    Seam: ``runstrong_sync.watcher.start_in_background(config, db, request_sync) -> Service`` calls
+    ``runstrong_sync.watch.start_in_background(config, db, request_sync) -> Service`` calls
     ``request_sync("files")`` when files settle, and never syncs itself (one writer per process).
     """
-    return _start_optional("runstrong_sync.watcher", "folder watcher", config, db, request_sync)
+    fit = config.sources.fit
+    if not fit.enabled or fit.inbox is None:
+        log.info("no FIT inbox configured; running without the folder watcher")
+        return None
+    return _start_optional("runstrong_sync.watch", "folder watcher", config, db, request_sync)
 
 
 def _start_optional(module_name: str, what: str, *args: Any) -> Service | None:

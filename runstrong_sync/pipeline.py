@@ -4,7 +4,7 @@ folder watcher all run it through ``sync``; each stage is also callable alone.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -192,9 +192,11 @@ def import_paths(
     paths: Sequence[Path],
     now: datetime,
     progress: Progress | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> SourceReport:
     """Only the ingest stage, for given files and folders."""
-    return _import(db, athlete, make_context(db, athlete, config, now, progress), paths)
+    context = make_context(db, athlete, config, now, progress, options=dict(options or {}))
+    return _import(db, athlete, context, paths)
 
 
 def _zones_for(config: Config, strava: dict[str, Any] | None, history: Sequence[Activity]) -> Zones:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -154,4 +155,7 @@ def plan_table(
 def print_rejections(console: Console, rejected: Sequence[tuple[str, str, str | None]]) -> None:
     for ref, reason, moved in rejected:
         where = f" (set aside in {moved})" if moved else ""
-        console.print(f"[red]rejected[/red] {ref}: {reason}{where}", highlight=False, soft_wrap=True)
+        # Reasons quote decoders ("[computed: 0xA1D5, ...]"): printed as text, not markup.
+        console.print(
+            f"[red]rejected[/red] {escape(f'{ref}: {reason}{where}')}", highlight=False, soft_wrap=True
+        )

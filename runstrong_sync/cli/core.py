@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -10,8 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from runstrong_sync import pipeline, render
 from runstrong_sync.cli import cli
@@ -35,6 +45,14 @@ DEMO_ATHLETE = {
 }
 
 
+class RateColumn(ProgressColumn):
+    """Files per second, once there is a rate to show."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.0f} files/s" if speed else "", style="progress.data.speed")
+
+
 @contextmanager
 def progress_bar(app: App, what: str) -> Iterator[ProgressCallback]:
     """A progress bar on stderr for people; nothing when output is not a terminal."""
@@ -45,6 +63,7 @@ def progress_bar(app: App, what: str) -> Iterator[ProgressCallback]:
         TextColumn(what),
         BarColumn(),
         MofNCompleteColumn(),
+        RateColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[name]}"),
     )
@@ -164,9 +183,22 @@ def sync(app: App, sources: tuple[str, ...], since: datetime | None) -> int:
 
 @cli.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (see README).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes for reading files (default: one per core).",
+)
 @pass_app
-def import_(app: App, paths: tuple[Path, ...]) -> int:
-    """Import files or folders now (FIT; bad files are set aside in a rejected/ folder)."""
+def import_(app: App, paths: tuple[Path, ...], as_json: bool, jobs: int | None) -> int:
+    """Import activity files, folders or export archives now.
+
+    Takes .fit, .gpx, .tcx (also gzipped) and .zip exports from Garmin Connect or Strava.
+    Bad files are set aside in a rejected/ folder beside them, each with a .reason.txt.
+    """
+    counter = FileCounter()
+    started = time.monotonic()
     with progress_bar(app, "importing") as progress:
         report = pipeline.sync(
             app.file_config,
@@ -174,10 +206,55 @@ def import_(app: App, paths: tuple[Path, ...]) -> int:
             now=app.now(),
             sources=[],
             import_paths=list(paths),
-            progress=progress,
+            progress=counter.wrap(progress),
             athlete=app.athlete_key or pipeline.DEFAULT_ATHLETE,
+            options={"jobs": jobs} if jobs else None,
         )
-    return _finish(app, report, quiet=False)
+    summary = import_summary(report, counter.total, time.monotonic() - started)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return int(report.exit_status)
+    app.console.print(
+        f"{summary['files']} file(s) in {summary['seconds']:.1f} s ({summary['files_per_s']:.0f} files/s): "
+        f"{summary['new']} new, {summary['updated']} updated, {summary['duplicates']} already known, "
+        f"{len(summary['rejected'])} rejected",
+        highlight=False,
+    )
+    return _finish(app, report, quiet=True)
+
+
+class FileCounter:
+    """Remembers how many inputs the import saw, from its progress reports."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def wrap(self, inner: ProgressCallback) -> ProgressCallback:
+        def update(done: int, total: int | None, name: str) -> None:
+            if total is not None and done == total:
+                self.total += total if name == "" else 0
+            inner(done, total, name)
+
+        return update
+
+
+def import_summary(report: pipeline.SyncReport, files: int, seconds: float) -> dict[str, Any]:
+    """The end-of-import summary, for people and for ``--json``."""
+    imported = [s for s in report.sources if s.name == "import"]
+    rejected = report.rejected
+    return {
+        "files": max(files, len(rejected)),
+        "new": sum(s.created for s in imported),
+        "updated": sum(s.updated for s in imported),
+        "duplicates": sum(s.duplicates for s in imported),
+        "rejected": [
+            {"file": ref, "reason": reason, "set_aside_to": moved} for ref, reason, moved in rejected
+        ],
+        "seconds": round(seconds, 3),
+        "files_per_s": round(files / seconds, 1) if seconds > 0 else 0.0,
+        "labels_changed": report.relabelled,
+        "feed": str(report.feed_path) if report.feed_path else None,
+    }
 
 
 @cli.command()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +37,8 @@ from runstrong_sync.storage.models import (
 MATCH_START_S = 120  # the same run from two sources starts within 2 minutes...
 MATCH_TOLERANCE = 0.05  # ...and agrees on duration and distance within 5 %
 # Richer sources win when the same activity arrives twice: a file has the full record series.
+# Raw payload parts that describe the activity from elsewhere: kept when a copy without them is read.
+KEPT_RAW_KEYS = ("also_from", "strava_export")
 SOURCE_RICHNESS = {"fit": 3, "tcx": 2, "gpx": 2, "strava": 1}
 
 
@@ -108,13 +111,24 @@ def _apply(row: ActivityRow, activity: Activity, now: datetime) -> None:
     row.updated_at = now
 
 
+# Columns that are not the activity's content: identity, bookkeeping, and the labels set later.
+NOT_CONTENT = frozenset(
+    {"id", "athlete_id", "created_at", "updated_at", "source_ref", "label", "label_override", "confidence"}
+    | {"reasons_json"}
+)
+
+
 def _same_content(row: ActivityRow, activity: Activity) -> bool:
+    """True when storing ``activity`` would change nothing (the same file under another name counts)."""
     probe = ActivityRow()
     _apply(probe, activity, row.updated_at)
-    columns = [
-        c.key for c in ActivityRow.__table__.columns if c.key not in ("id", "athlete_id", "created_at")
-    ]
-    return all(getattr(probe, c) == getattr(row, c) for c in columns if c != "updated_at")
+    columns = [c.key for c in ActivityRow.__table__.columns if c.key not in NOT_CONTENT]
+    return all(_plain(getattr(probe, c)) == _plain(getattr(row, c)) for c in columns)
+
+
+def _plain(value: Any) -> Any:
+    """JSON columns compared as stored: tuples come back as lists."""
+    return json.loads(json.dumps(value)) if isinstance(value, (dict, list, tuple)) else value
 
 
 def find_match(session: Session, athlete_id: int, activity: Activity) -> ActivityRow | None:
@@ -176,21 +190,56 @@ def upsert_activity(
 
     if identity is None:
         _add_identity(session, athlete_id, row.id, activity, fingerprint, now)
-    if row.source == activity.source:
+    # The very record the row holds, again (perhaps edited at the source): store what it says now.
+    if identity is not None and (row.source, row.external_id) == (activity.source, activity.external_id):
+        activity = _keep_known(row, activity)
         if _same_content(row, activity):
             return UpsertResult(row.id, Outcome.DUPLICATE)
         _apply(row, activity, now)
         return UpsertResult(row.id, Outcome.UPDATED)
-    if SOURCE_RICHNESS.get(activity.source, 0) > SOURCE_RICHNESS.get(row.source, 0):
+    rank_new = SOURCE_RICHNESS.get(activity.source, 0)
+    rank_old = SOURCE_RICHNESS.get(row.source, 0)
+    if rank_new > rank_old or (rank_new == rank_old and _detail(activity) > _detail(row_to_activity(row))):
         raw = dict(activity.raw)
         raw.setdefault("also_from", {})[row.source] = row.raw_json
         workout_type = row.workout_type  # Strava's own tag is worth keeping beside the file's detail
+        name = row.name
         _apply(row, activity, now)
         row.raw_json = raw
         if activity.workout_type is None:
             row.workout_type = workout_type
+        if activity.name is None:
+            row.name = name
+        return UpsertResult(row.id, Outcome.UPDATED)
+    if (row.name is None and activity.name is not None) or (
+        row.workout_type is None and activity.workout_type is not None
+    ):  # the poorer copy still knows what the activity was called, or that it was a race
+        row.name = row.name or activity.name
+        row.workout_type = row.workout_type if row.workout_type is not None else activity.workout_type
+        row.updated_at = now
         return UpsertResult(row.id, Outcome.UPDATED)
     return UpsertResult(row.id, Outcome.DUPLICATE)
+
+
+def _keep_known(row: ActivityRow, activity: Activity) -> Activity:
+    """What other copies told (another source's record, an export's name) survives a plain re-read."""
+    old_raw = row.raw_json or {}
+    kept = {k: old_raw[k] for k in KEPT_RAW_KEYS if k in old_raw and k not in activity.raw}
+    name = activity.name if activity.name is not None else row.name
+    if not kept and name == activity.name:
+        return activity
+    return replace(activity, name=name, raw={**activity.raw, **kept})
+
+
+def _detail(activity: Activity) -> tuple[float, bool, int, float]:
+    """How much a copy of an activity tells, for choosing between two copies of the same rank."""
+    derived = activity.derived
+    return (
+        derived.hr_valid_s if derived is not None else 0.0,
+        activity.has_gps,
+        len(activity.laps),
+        derived.sample_s if derived is not None else 0.0,
+    )
 
 
 def _add_identity(

@@ -1,0 +1,153 @@
+"""Every kind of bad input is set aside with its reason, and the good files beside it still import."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import FIT, run_main
+
+from runstrong_sync.config import Config
+from runstrong_sync.errors import ExitStatus
+from runstrong_sync.pipeline import sync
+from runstrong_sync.storage.db import open_database
+
+GOOD = ("running/run_with_coordinates.fit", "gpx_tcx/garmin_example.gpx", "synthetic/synthetic_easy.fit")
+
+
+def activity_without_records() -> bytes:
+    """A FIT activity file with a file_id and an activity message, but no session and no record."""
+    from fit_tool.fit_file_builder import FitFileBuilder
+    from fit_tool.profile.messages.activity_message import ActivityMessage
+    from fit_tool.profile.messages.file_id_message import FileIdMessage
+    from fit_tool.profile.profile_type import FileType, Manufacturer
+
+    builder = FitFileBuilder(auto_define=True)
+    file_id = FileIdMessage()
+    file_id.type = FileType.ACTIVITY
+    file_id.manufacturer = Manufacturer.DEVELOPMENT.value
+    file_id.product = 0
+    file_id.serial_number = 4242
+    file_id.time_created = 1_700_000_000_000
+    builder.add(file_id)
+    activity = ActivityMessage()
+    activity.timestamp = 1_700_000_000_000
+    builder.add(activity)
+    return bytes(builder.build().to_bytes())
+
+
+def bad_inbox(folder: Path, outside: Path) -> dict[str, str]:
+    """Good files plus one of each bad kind; returns bad file name -> words its reason must hold."""
+    folder.mkdir()
+    for name in GOOD:
+        shutil.copy(FIT / name, folder / Path(name).name)
+    good = (FIT / "running/run_with_coordinates.fit").read_bytes()
+    (folder / "empty.fit").write_bytes(b"")
+    (folder / "cut.fit").write_bytes(good[:30_000])
+    shutil.copy(FIT / "corrupt/activity-filecrc.fit", folder / "crc.fit")
+    (folder / "letter.fit").write_text("Dear runner, this is a letter.\n", encoding="utf-8")
+    shutil.copy(FIT / "other_sports/Settings.fit", folder / "Settings.fit")
+    (folder / "no_records.fit").write_bytes(activity_without_records())
+    (folder / "huge.fit").write_bytes(b"")
+    os.truncate(folder / "huge.fit", 65 * 1024 * 1024)  # sparse: costs no disk
+    (folder / "bad.fit.gz").write_bytes(b"\x1f\x8b\x08\x00 not gzip at all")
+    (folder / "page.gpx").write_text("<html><body>Not found</body></html>", encoding="utf-8")
+    (folder / "laughs.gpx").write_text(
+        '<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY a "aaaaaaaaaa">]><gpx>&a;</gpx>', encoding="utf-8"
+    )
+    secret = outside / "secret.fit"
+    shutil.copy(FIT / "running/activity-small-fenix2-run.fit", secret)
+    (folder / "link-out.fit").symlink_to(secret)
+    (folder / "dangling.fit").symlink_to(folder / "gone.fit")
+    os.mkfifo(folder / "pipe.fit")
+    latin1 = os.fsencode(folder) + b"/caf\xe9-run.fit"
+    with open(latin1, "wb") as handle:
+        handle.write(good)
+    return {
+        "empty.fit": "empty (0 bytes)",
+        "cut.fit": "ends early",
+        "crc.fit": "checksum does not match",
+        "letter.fit": "not a FIT file",
+        "Settings.fit": "settings data, not an activity",
+        "no_records.fit": "no records",
+        "huge.fit": "larger than any activity file",
+        "bad.fit.gz": "gzip data is damaged",
+        "page.gpx": "not a readable GPX file",
+        "laughs.gpx": "DTD or entities",
+        "link-out.fit": "points outside the inbox",
+        "dangling.fit": "points to nothing",
+        "pipe.fit": "not a regular file",
+        "caf\ufffd-run.fit": "not valid UTF-8",
+    }
+
+
+def _rejected_reasons(rejected: Path) -> dict[str, str]:
+    out = {}
+    for reason_file in rejected.glob("*.reason.txt"):
+        name = os.fsencode(reason_file.name).decode("utf-8", errors="replace").removesuffix(".reason.txt")
+        out[name] = reason_file.read_text(encoding="utf-8")
+    return out
+
+
+def test_every_bad_input_in_the_inbox_is_set_aside_with_its_reason(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    inbox = tmp_path / "inbox"
+    expected = bad_inbox(inbox, outside)
+    config = Config.model_validate(
+        {"data_dir": str(tmp_path / "data"), "sources": {"fit": {"inbox": str(inbox), "settle_seconds": 0}}}
+    )
+    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    report = sync(config, db, now=datetime(2026, 11, 25, tzinfo=UTC), sources=["fit"])
+    assert report.exit_status is ExitStatus.REJECTED_INPUT
+    assert report.sources[0].created == len(GOOD)
+    reasons = _rejected_reasons(inbox / "rejected")
+    assert set(reasons) == set(expected)
+    for name, words in expected.items():
+        assert words in reasons[name], (name, reasons[name])
+    # Nothing is lost: every bad file is in rejected/ (links as links), the good ones archived.
+    rejected = {os.fsencode(p.name).decode("utf-8", "replace") for p in (inbox / "rejected").iterdir()}
+    assert set(expected) <= rejected
+    assert (inbox / "rejected" / "link-out.fit").is_symlink()
+    assert (outside / "secret.fit").exists()
+    assert sorted(p.name for p in (inbox / "archive").iterdir()) == sorted(Path(g).name for g in GOOD)
+    assert sorted(p.name for p in inbox.iterdir()) == ["archive", "rejected"]
+    # The database remembers each refusal, with where the file went.
+    assert len(report.rejected) == len(expected)
+    assert all(moved for _, _, moved in report.rejected)
+
+
+def test_import_command_lists_each_rejection_in_its_json_summary(env: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    folder = tmp_path / "drop"
+    expected = bad_inbox(folder, outside)
+    result = run_main("import", "--json", "--jobs", "2", str(folder))
+    assert result.returncode == ExitStatus.REJECTED_INPUT, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["new"] == len(GOOD)
+    assert summary["files"] == len(GOOD) + len(expected)
+    by_file = {Path(r["file"]).name: r for r in summary["rejected"]}
+    assert set(by_file) == set(expected)
+    for name, words in expected.items():
+        assert words in by_file[name]["reason"]
+        assert by_file[name]["set_aside_to"]
+    assert summary["files_per_s"] > 0
+    # An explicit import leaves the good files where they are.
+    assert all((folder / Path(g).name).exists() for g in GOOD)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_file_is_set_aside(env: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    locked = folder / "locked.fit"
+    shutil.copy(FIT / "running/run_with_coordinates.fit", locked)
+    locked.chmod(0)
+    result = run_main("import", "--json", str(folder))
+    summary = json.loads(result.stdout)
+    assert "permission denied" in summary["rejected"][0]["reason"]

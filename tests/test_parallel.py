@@ -1,0 +1,74 @@
+"""Parallel parsing: results in input order, the same as one process, and a fallback when workers fail."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from conftest import FIT, ROOT
+
+from connectors.intake import PARALLEL_MIN_FILES, WorkItem, parse_all
+
+ZONE = ZoneInfo("Europe/Berlin")
+FILES = (
+    "running/run_with_coordinates.fit",
+    "running_edge/garmin-fenix-5-run.fit",
+    "corrupt/activity-filecrc.fit",
+    "gpx_tcx/test.tcx",
+    "other_sports/Settings.fit",
+    "running_edge/antfs-dump.63.fit",
+)
+
+
+def _items(folder: Path, count: int) -> list[WorkItem]:
+    items = []
+    for i in range(count):
+        source = FIT / FILES[i % len(FILES)]
+        target = folder / f"{i:03d}-{source.name}"
+        shutil.copy(source, target)
+        items.append(WorkItem(str(target), target))
+    return items
+
+
+def _outcome(parsed: object) -> object:
+    from connectors.intake import Parsed
+
+    assert isinstance(parsed, Parsed)
+    return parsed.reason or [(a.start_utc, a.elapsed_s, a.distance_m, a.avg_hr) for a in parsed.activities]
+
+
+def test_two_workers_give_what_one_process_gives_in_the_same_order(tmp_path: Path) -> None:
+    items = _items(tmp_path, PARALLEL_MIN_FILES + 8)
+    parallel = list(parse_all(items, ZONE, jobs=2))
+    serial = list(parse_all(items, ZONE, jobs=1))
+    assert [i.ref for i, _ in parallel] == [i.ref for i in items]
+    assert [_outcome(p) for _, p in parallel] == [_outcome(p) for _, p in serial]
+    assert sum(p.reason is None for _, p in parallel) == 12  # three of each six files are activities
+
+
+def test_without_worker_processes_the_files_are_read_here(tmp_path: Path) -> None:
+    """A program read from stdin cannot start spawned workers; the import still completes."""
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from pathlib import Path
+        from zoneinfo import ZoneInfo
+        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
+        from connectors.intake import parse_all
+        from test_parallel import _items
+        folder = Path({str(tmp_path)!r})
+        results = list(parse_all(_items(folder, 20), ZoneInfo("UTC"), jobs=2))
+        print(json.dumps([p.reason is None for _, p in results]))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "cannot be started" in done.stderr
+    assert sum(json.loads(done.stdout.strip().splitlines()[-1])) == 11
