@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import struct
 
+from connectors.fitfast import crc16
+
 # global message -> field numbers holding a FIT date (uint32 seconds since 1989-12-31)
 DATE_FIELDS = {
     0: {4},  # file_id.time_created
@@ -20,19 +22,6 @@ DATE_FIELDS = {
 SERIAL_FIELD = 3  # file_id.serial_number
 TIMESTAMP = 253
 DAY_S = 86_400
-
-
-def crc16(data: bytes | bytearray, crc: int = 0) -> int:
-    table = (
-        0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401,
-        0xA001, 0x6C00, 0x7800, 0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,
-    )  # fmt: skip
-    for byte in data:
-        tmp = table[crc & 0xF]
-        crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ table[byte & 0xF]
-        tmp = table[crc & 0xF]
-        crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ table[(byte >> 4) & 0xF]
-    return crc
 
 
 def replicate(original: bytes, serial: int, shift_days: int) -> bytes:
@@ -69,7 +58,7 @@ def replicate(original: bytes, serial: int, shift_days: int) -> bytes:
             pos = _data(data, pos, definitions[record_header & 0x0F], shift, serial)
     if header_size >= 14:
         struct.pack_into("<H", data, 12, crc16(data[:12]))
-    struct.pack_into("<H", data, end, crc16(data[:end]))
+    struct.pack_into("<H", data, end, crc16(bytes(data[:end])))
     return bytes(data[: end + 2])
 
 

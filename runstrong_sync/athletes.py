@@ -14,11 +14,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from runstrong_sync.config import Config, _describe
+from runstrong_sync.config import Config, validate
 from runstrong_sync.errors import ConfigError
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database
@@ -68,13 +67,7 @@ def effective_config(config: Config, key: str, name: str, settings: Mapping[str,
     merged["athlete"]["name"] = name
     if key != DEFAULT_ATHLETE and "path" not in merged["feed"]:
         merged["feed"]["path"] = config.resolved_data_dir / "feeds" / f"{key}.ics"
-    try:
-        effective = Config.model_validate(merged)
-    except ValidationError as exc:
-        raise ConfigError(
-            f"Settings of athlete {key!r} have {exc.error_count()} problem(s):",
-            [_describe(error) for error in exc.errors()],
-        ) from exc
+    effective = validate(merged, f"The settings of athlete {key!r}")
     return effective.model_copy(update={"source_path": config.source_path})
 
 

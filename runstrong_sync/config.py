@@ -247,14 +247,18 @@ def load_config(explicit: Path | None = None, environ: Mapping[str, str] | None 
         value = environ.get(variable)
         if value:
             _set_nested(data, keys, value)
+    return validate(data, f"Configuration in {where}").model_copy(update={"source_path": path})
+
+
+def validate(data: Mapping[str, Any], what: str) -> Config:
+    """``data`` as a Config, or one ConfigError naming ``what`` and every wrong key."""
     try:
-        config = Config.model_validate(data)
+        return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(
-            f"Configuration in {where} has {exc.error_count()} problem(s):",
+            f"{what} has {exc.error_count()} problem(s):",
             [_describe(error) for error in exc.errors()],
         ) from exc
-    return config.model_copy(update={"source_path": path})
 
 
 def _set_nested(data: dict[str, Any], keys: tuple[str, ...], value: str) -> None:

@@ -6,6 +6,8 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+from connectors.fitfast import crc16
+
 SEEDS = (
     "running_edge/Activity.fit",
     "running_edge/antfs-dump.63.fit",
@@ -14,20 +16,6 @@ SEEDS = (
     "other_sports/swim.fit",
     "multisport/6471559601_ACTIVITY.fit",
 )
-
-
-def crc16(data: bytes, crc: int = 0) -> int:
-    """The FIT protocol's CRC-16 (nibble table from the protocol description)."""
-    table = (
-        0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401,
-        0xA001, 0x6C00, 0x7800, 0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,
-    )  # fmt: skip
-    for byte in data:
-        tmp = table[crc & 0xF]
-        crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ table[byte & 0xF]
-        tmp = table[crc & 0xF]
-        crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ table[(byte >> 4) & 0xF]
-    return crc
 
 
 def fix_crcs(data: bytearray) -> bytearray:
