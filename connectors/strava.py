@@ -48,7 +48,7 @@ PER_PAGE = 200
 SHORT_PAGE_SLACK = 10
 FIRST_SYNC_DAYS = 90  # the first sync reaches this far back; `sync --since` reaches further
 STREAMS_WINDOW_DAYS = 56  # older runs' labels no longer move the plan: no streams for them
-CONFIDENT = 0.6  # a summary-only label at least this sure needs no streams
+CONFIDENT = 0.5  # below this a label is uncertain and planned around as hard: streams decide
 STREAM_KEYS = "time,heartrate,velocity_smooth,distance"
 MAX_OFFSET_S = 14 * 3600
 

@@ -44,7 +44,7 @@ def _setup(root: Path) -> tuple[dict[str, str], Path]:
     config = root / "config.toml"
     config.write_text(
         f'data_dir = "{root / "data"}"\n[athlete]\ntime_zone = "Europe/Berlin"\n'
-        f'[sources.fit]\ninbox = "{inbox}"\n',
+        f'[sources.fit]\ninbox = "{inbox}"\nsettle_seconds = 0\n',
         encoding="utf-8",
     )
     environ = dict(os.environ)

@@ -158,7 +158,8 @@ def daemon_inbox(env: Path, tmp_path: Path) -> Path:
     for n in range(10):  # copies under other names: read, found known, archived
         shutil.copy(FIT / DISTINCT[0], inbox / f"copy-{n:02d}.fit")
     (tmp_path / "config.toml").write_text(
-        f'[athlete]\ntime_zone = "Europe/Berlin"\n[sources.fit]\ninbox = "{inbox}"\n', encoding="utf-8"
+        f'[athlete]\ntime_zone = "Europe/Berlin"\n[sources.fit]\ninbox = "{inbox}"\nsettle_seconds = 0\n',
+        encoding="utf-8",
     )
     return inbox
 

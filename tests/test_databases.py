@@ -30,7 +30,8 @@ def _config(tmp_path: Path, url: str, inbox: Path | None) -> Config:
             "athlete": {"time_zone": "Europe/Berlin", "max_hr": 190, "threshold_hr": 170},
             "data_dir": str(tmp_path / "data"),
             "database": {"url": url},
-            "sources": {"fit": {"inbox": str(inbox)} if inbox else {"enabled": False}},
+            # Files in the test inbox are complete: no wait for them to settle.
+            "sources": {"fit": {"inbox": str(inbox), "settle_seconds": 0} if inbox else {"enabled": False}},
         }
     )
 
@@ -69,7 +70,8 @@ def test_sync_stores_once_records_runs_and_keeps_athletes_apart(database_url: st
 
         # The same files again, under the second athlete: stored for them, not shared.
         other_inbox = _inbox(tmp_path / "anna-inbox", RUNS[:1])
-        athletes.add(db, config, "anna", "Anna", {"sources": {"fit": {"inbox": str(other_inbox)}}}, NOW)
+        anna = {"sources": {"fit": {"inbox": str(other_inbox), "settle_seconds": 0}}}
+        athletes.add(db, config, "anna", "Anna", anna, NOW)
         reports = pipeline.sync_all(config, db, now=NOW + timedelta(hours=1))
         assert [r.athlete for r in reports] == ["default", "anna"]
         assert [s.created for s in reports[1].sources] == [1]

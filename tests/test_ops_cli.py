@@ -21,7 +21,8 @@ def inbox(env: Path, tmp_path: Path) -> Path:
     folder.mkdir()
     shutil.copy(FIT / "running/run_with_coordinates.fit", folder)
     (tmp_path / "config.toml").write_text(
-        f'[athlete]\ntime_zone = "Europe/Berlin"\n[sources.fit]\ninbox = "{folder}"\n', encoding="utf-8"
+        f'[athlete]\ntime_zone = "Europe/Berlin"\n[sources.fit]\ninbox = "{folder}"\nsettle_seconds = 0\n',
+        encoding="utf-8",
     )
     return folder
 
@@ -87,11 +88,15 @@ def test_athletes_each_get_their_own_feed_and_nothing_of_the_others(db_env: Path
     shutil.copy(FIT / "running/run_with_coordinates.fit", coach_inbox)
     shutil.copy(FIT / "running/2019-09-14-17-22-05.fit", anna_inbox)
     (tmp_path / "config.toml").write_text(
-        f'[athlete]\ntime_zone = "Europe/Berlin"\nmax_hr = 190\n[sources.fit]\ninbox = "{coach_inbox}"\n',
+        f'[athlete]\ntime_zone = "Europe/Berlin"\nmax_hr = 190\n[sources.fit]\ninbox = "{coach_inbox}"\n'
+        "settle_seconds = 0\n",
         encoding="utf-8",
     )
     settings = tmp_path / "anna.toml"
-    settings.write_text(f'[athlete]\nmax_hr = 201\n[sources.fit]\ninbox = "{anna_inbox}"\n', encoding="utf-8")
+    settings.write_text(
+        f'[athlete]\nmax_hr = 201\n[sources.fit]\ninbox = "{anna_inbox}"\nsettle_seconds = 0\n',
+        encoding="utf-8",
+    )
     added = run_main("athletes", "add", "anna", "--name", "Anna", "--settings", str(settings))
     assert added.returncode == 0, added.stderr
     assert "/feed/" in added.stdout and "feeds/anna.ics" in added.stdout

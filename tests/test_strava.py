@@ -443,7 +443,8 @@ def test_fit_then_strava_is_one_row_with_both_ids(tmp_path: Path, fake: FakeStra
     assert fit_row.distance_m is not None
     _strava_twin(fake, fit_row.start_utc, fit_row.elapsed_s, fit_row.distance_m)
     run = sync(db, config, fake, since=date(2000, 1, 1))
-    assert run.report.duplicates == 1 and run.report.created == 0
+    # No new row: Strava's copy only adds its id (and its name, which the file lacks).
+    assert run.report.created == 0 and run.report.updated == 1
     row, identities = _only_row(db, config)
     assert row.source == "fit" and [s for s, _ in identities] == ["fit", "strava"]
     assert ("strava", "987654") in identities

@@ -39,6 +39,7 @@ MATCH_TOLERANCE = 0.05  # ...and agrees on duration and distance within 5 %
 # Richer sources win when the same activity arrives twice: a file has the full record series.
 # Raw payload parts that describe the activity from elsewhere: kept when a copy without them is read.
 KEPT_RAW_KEYS = ("also_from", "strava_export")
+IDS_ARE_ACTIVITIES = frozenset({"strava"})  # sources whose ids each name a distinct activity
 SOURCE_RICHNESS = {"fit": 3, "tcx": 2, "gpx": 2, "strava": 1}
 
 
@@ -142,8 +143,8 @@ def find_match(session: Session, athlete_id: int, activity: Activity) -> Activit
         )
     ).all()
     for row in candidates:
-        # Two activities of the same source are two activities, however alike.
-        if any(identity.source == activity.source for identity in row.sources):
+        # Two Strava activities are two activities, however alike (two files may be one run).
+        if activity.source in IDS_ARE_ACTIVITIES and any(i.source == activity.source for i in row.sources):
             continue
         if _close(row.elapsed_s, activity.elapsed_s) and _close(row.distance_m, activity.distance_m):
             return row
