@@ -22,10 +22,20 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data = tmp_path / "data"
     monkeypatch.setenv("RUNSTRONG_DATA_DIR", str(data))
     monkeypatch.setenv("RUNSTRONG_CONFIG", str(tmp_path / "config.toml"))
-    (tmp_path / "config.toml").write_text('[athlete]\ntime_zone = "Europe/Berlin"\n', encoding="utf-8")
+    (tmp_path / "config.toml").write_text(
+        f'[athlete]\ntime_zone = "Europe/Berlin"\n[server]\nport = {free_port()}\n', encoding="utf-8"
+    )
     for name in ("RUNSTRONG_TODAY", "RUNSTRONG_DATABASE_URL", "RUNSTRONG_FIT_INBOX"):
         monkeypatch.delenv(name, raising=False)
     return data
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def run_cli(*args: str) -> Result:

@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import FIT, run_main
+from conftest import FIT, free_port, run_main
 from sqlalchemy import select
 
 from runstrong_sync.config import Config
@@ -158,7 +158,8 @@ def daemon_inbox(env: Path, tmp_path: Path) -> Path:
     for n in range(10):  # copies under other names: read, found known, archived
         shutil.copy(FIT / DISTINCT[0], inbox / f"copy-{n:02d}.fit")
     (tmp_path / "config.toml").write_text(
-        f'[athlete]\ntime_zone = "Europe/Berlin"\n[sources.fit]\ninbox = "{inbox}"\nsettle_seconds = 0\n',
+        f'[athlete]\ntime_zone = "Europe/Berlin"\n[sources.fit]\ninbox = "{inbox}"\nsettle_seconds = 0\n'
+        f"[server]\nport = {free_port()}\n",
         encoding="utf-8",
     )
     return inbox
@@ -215,3 +216,60 @@ def test_sigterm_mid_sync_finishes_the_file_and_a_restart_goes_on(daemon_inbox: 
             process.kill()
             process.wait()
     assert len(json.loads(run_main("activities", "--json").stdout)) == len(DISTINCT)
+
+
+def test_one_process_serves_watches_and_syncs(env: Path, tmp_path: Path) -> None:
+    """The daemon as a self-hoster runs it: the feed and the week page served, a file dropped in
+    the inbox imported and published, SIGTERM a clean stop."""
+    import requests
+
+    inbox = tmp_path / "drop"
+    inbox.mkdir()
+    port = free_port()
+    (tmp_path / "config.toml").write_text(
+        f'[athlete]\ntime_zone = "Europe/Berlin"\nthreshold_hr = 168\n[sources.fit]\ninbox = "{inbox}"\n'
+        f"settle_seconds = 1\n[server]\nport = {port}\n",
+        encoding="utf-8",
+    )
+    process, log = _start_daemon()
+    try:
+        database = Path(os.environ["RUNSTRONG_DATA_DIR"]) / "runstrong.sqlite"
+        _wait_for(lambda: "daemon running" in log.read_text(encoding="utf-8"))
+        db = open_database(f"sqlite:///{database}")
+        with db.transaction() as session:
+            from runstrong_sync.storage.models import Athlete
+
+            token = session.scalars(select(Athlete.feed_token)).one()
+        db.dispose()
+        feed = f"http://127.0.0.1:{port}/feed/{token}/strength.ics"
+        _wait_for(lambda: requests.get(feed, timeout=5).status_code == 200)
+        before = requests.get(feed, timeout=5)
+        assert before.headers["content-type"] == "text/calendar; charset=utf-8"
+        page_url = f"http://127.0.0.1:{port}/feed/{token}/"
+        page = requests.get(page_url, timeout=5)
+        assert page.status_code == 200 and "week at a glance" in page.text
+        assert _load_minutes(page.text) == 0
+        assert requests.get(f"http://127.0.0.1:{port}/feed/{token[:-1]}x/", timeout=5).status_code == 404
+
+        # A run from last week: it shows in the page's four weeks of load once imported.
+        run = next((FIT.parent / "demo").glob("2026-11-1*-easy.fit"))
+        shutil.copy(run, inbox / "new-run.fit")
+        _wait_for(lambda: (inbox / "archive" / "new-run.fit").exists())
+        # The watcher asked, the daemon synced: the page now counts the run's minutes.
+        _wait_for(lambda: _load_minutes(requests.get(page_url, timeout=5).text) > 0)
+        assert requests.get(feed, timeout=5).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = log.read_text(encoding="utf-8")
+    assert "Traceback" not in text and token not in text
+
+
+def _load_minutes(page: str) -> int:
+    """Minutes of running in the page's load table."""
+    import re
+
+    return sum(int(m) for m in re.findall(r"<td>(\d+) min</td>", page))
