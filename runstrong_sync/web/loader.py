@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from datetime import datetime, timedelta
-
-from sqlalchemy import select
 
 from runstrong_sync import athletes, health
 from runstrong_sync.config import Config
@@ -57,31 +54,20 @@ def load_week_view(db: Database, athlete: int, config: Config, now: datetime) ->
     )
 
 
-def athlete_key_for_token(db: Database, token: str) -> str | None:
-    """The key of the athlete whose feed token this is; every token is compared in constant time."""
-    with db.transaction() as session:
-        rows = session.execute(select(Athlete.key, Athlete.feed_token)).all()
-    found = None
-    for key, stored in rows:
-        if hmac.compare_digest(stored.encode(), token.encode()):
-            found = key
-    return found
-
-
 def week_resolver(
     db: Database,
     config: Config,
     clock: Callable[[], datetime],
-    key_for: Callable[[str], str | None] | None = None,
+    key_for: Callable[[str], str | None],
 ) -> Callable[[str, str], tuple[WeekView, str] | None]:
     """(token, request base URL) -> (the athlete's week view, their feed URL), for page_routes.
 
-    Each athlete's own settings apply. The feed URL uses ``server.public_url`` when set, since
+    ``key_for`` is the feed server's constant-time token check. Each athlete's own settings
+    apply. The feed URL uses ``server.public_url`` when set, since
     behind a proxy the request's own address is not the one calendars can reach."""
-    find = key_for or (lambda token: athlete_key_for_token(db, token))
 
     def resolve(token: str, base_url: str) -> tuple[WeekView, str] | None:
-        key = find(token)
+        key = key_for(token)
         if key is None:
             return None
         now = clock()
