@@ -84,11 +84,15 @@ class WeekView:
     days: tuple[DayView, ...]  # Monday of this week .. Sunday of next week
     load: tuple[WeekLoad, ...]  # oldest first, ending with this week
     health: Health
-    week_notes: tuple[str, ...] = ()
+    week_notes: tuple[tuple[date, str], ...] = ()  # (Monday of the week, note)
 
     @property
     def weeks(self) -> tuple[tuple[DayView, ...], tuple[DayView, ...]]:
         return self.days[:7], self.days[7:]
+
+    def notes_for(self, week: Sequence[DayView]) -> list[str]:
+        """The planner's notes on the week that starts with ``week[0]``."""
+        return [note for monday, note in self.week_notes if monday == week[0].day]
 
 
 def build_week_view(
@@ -134,7 +138,7 @@ def build_week_view(
             )
         )
     notes = tuple(
-        note
+        (date.fromisoformat(key), note)
         for key, note in sorted((week_notes or {}).items())
         if monday <= date.fromisoformat(key) <= days_shown[-1]
     )

@@ -60,8 +60,7 @@ def week_renderable(view: WeekView) -> RenderableType:
         for day in week:
             table.add_row(*day_cells(day))
         parts.append(table)
-    for note in view.week_notes:
-        parts.append(Text(note, style="yellow"))
+        parts.extend(Text(note, style="yellow") for note in view.notes_for(week))
     load = Table(title="Running load, last four weeks (minutes)", title_justify="left")
     for column in ("Week of", "Easy", "Long", "Hard", "Other sports"):
         load.add_column(column, justify="right" if column != "Week of" else "left")
