@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -127,6 +128,18 @@ def test_polling_and_catch_up(db_and_config: tuple[Database, Config]) -> None:
 # --- the real process ----------------------------------------------------------------------------
 
 
+@contextmanager
+def _daemon(*args: str) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """A daemon process, killed at the end if the test has not stopped it."""
+    process, log = _start_daemon(*args)
+    try:
+        yield process, log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def _start_daemon(*args: str) -> tuple[subprocess.Popen[str], Path]:
     log = Path(os.environ["RUNSTRONG_DATA_DIR"]).parent / f"daemon-{time.monotonic_ns()}.log"
     handle = log.open("w", encoding="utf-8")
@@ -167,33 +180,23 @@ def daemon_inbox(env: Path, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_idle_daemon_stops_cleanly_on_signal(env: Path, signum: int) -> None:
-    process, log = _start_daemon("--no-catch-up")
-    try:
+    with _daemon("--no-catch-up") as (process, log):
         _wait_for(lambda: "daemon running" in log.read_text(encoding="utf-8"))
         second, second_log = _start_daemon("--no-catch-up")
         assert second.wait(timeout=60) == ExitStatus.LOCKED
         assert "Another daemon is still running" in second_log.read_text(encoding="utf-8")
         process.send_signal(signum)
         assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     text = log.read_text(encoding="utf-8")
     assert "daemon stopped" in text and "Traceback" not in text
 
 
 def test_sigterm_mid_sync_finishes_the_file_and_a_restart_goes_on(daemon_inbox: Path) -> None:
     archive = daemon_inbox / "archive"
-    process, log = _start_daemon()
-    try:
+    with _daemon() as (process, log):
         _wait_for(lambda: archive.is_dir() and any(archive.iterdir()))
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     text = log.read_text(encoding="utf-8")
     assert "SIGTERM received" in text and "Traceback" not in text, text
     archived = {p.name for p in archive.iterdir()}
@@ -205,16 +208,11 @@ def test_sigterm_mid_sync_finishes_the_file_and_a_restart_goes_on(daemon_inbox: 
     stored_refs = {Path(a["source_ref"]).name for a in stored}
     assert stored_refs <= archived  # whatever was archived was committed first
 
-    process, log = _start_daemon()  # the interrupted sync is not a success: it catches up
-    try:
+    with _daemon() as (process, log):  # the interrupted sync is not a success: it catches up
         _wait_for(lambda: not any(daemon_inbox.glob("*.fit")))
         _wait_for(lambda: "finished with exit status" in log.read_text(encoding="utf-8"))
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert len(json.loads(run_main("activities", "--json").stdout)) == len(DISTINCT)
 
 
@@ -231,8 +229,7 @@ def test_one_process_serves_watches_and_syncs(env: Path, tmp_path: Path) -> None
         f"settle_seconds = 1\n[server]\nport = {port}\n",
         encoding="utf-8",
     )
-    process, log = _start_daemon()
-    try:
+    with _daemon() as (process, log):
         database = Path(os.environ["RUNSTRONG_DATA_DIR"]) / "runstrong.sqlite"
         _wait_for(lambda: "daemon running" in log.read_text(encoding="utf-8"))
         db = open_database(f"sqlite:///{database}")
@@ -260,10 +257,6 @@ def test_one_process_serves_watches_and_syncs(env: Path, tmp_path: Path) -> None
         assert requests.get(feed, timeout=5).status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     text = log.read_text(encoding="utf-8")
     assert "Traceback" not in text and token not in text
 
