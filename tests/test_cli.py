@@ -53,5 +53,5 @@ def test_unreadable_database_is_one_message(tmp_path: Path, env: Path) -> None:
 
 def test_bad_today_is_a_clear_message(env: Path) -> None:
     result = run_main("--today", "25/11/2026", "plan")
-    assert result.returncode == ExitStatus.CONFIG
+    assert result.returncode == ExitStatus.USAGE  # a wrong option value is wrong usage
     assert "--today" in result.stderr

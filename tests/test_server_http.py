@@ -294,7 +294,7 @@ def test_a_new_feed_file_is_served_within_seconds(own_server: Server) -> None:
 def test_rotate_token_retires_the_old_url(own_server: Server) -> None:
     environ = {**os.environ, "RUNSTRONG_CONFIG": str(own_server.folder / "config.toml")}
     result = subprocess.run(
-        [sys.executable, "-m", "runstrong_sync", "feed", "rotate-token"],
+        [sys.executable, "-m", "runstrong_sync", "feed", "rotate-token", "--yes"],
         capture_output=True,
         text=True,
         env=environ,
