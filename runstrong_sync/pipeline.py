@@ -184,7 +184,7 @@ def ingest(
             moved_to = event.set_aside(event.reason) if event.set_aside is not None else None
             with db.transaction() as session:
                 repo.add_rejection(session, athlete, name, event.source_ref, event.reason, moved_to, now)
-            log.info("rejected %s: %s", event.source_ref, event.reason)  # the caller shows it
+            # Not logged here: every caller (CLI, watcher, daemon) shows the rejection once.
             report.rejected.append((event.source_ref, event.reason, moved_to))
     log.info("%s", report.summary())
     return report
@@ -661,7 +661,7 @@ def _run_source(
     except RunstrongError as exc:
         outcome = OUTCOMES.get(exc.exit_status, "failed")
         _finish_run(db, run_id, outcome, now, {"message": str(exc), "exit_status": int(exc.exit_status)})
-        log.info("%s: %s", name, exc)  # the caller shows it
+        # Not logged here: every caller (CLI, daemon) shows the error once.
         report.errors.append((name, exc))
         return SourceReport(name)
     except BaseException as exc:
