@@ -92,7 +92,7 @@ def athlete_status(app: App, athlete: Athlete, now: datetime) -> dict[str, Any]:
         "health": notice.title if notice is not None else None,
         "strava": {"enabled": config.sources.strava.enabled, "token": strava_access, "rate_limit": rate},
         "files_waiting": _files_in(fit.inbox) if fit.enabled else None,
-        "inbox": str(fit.inbox) if fit.inbox else None,
+        "inbox": str(fit.inbox.expanduser()) if fit.inbox else None,
         "rejected": {"recorded": rejected, "in_folder": _files_in(rejected_dir)},
     }
 
