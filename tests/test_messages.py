@@ -143,3 +143,18 @@ def test_an_updated_activity_gets_a_fresh_label_however_old(tmp_path: Path) -> N
     db.dispose()
     assert after.id == before.id and after.classification.label.value == "long"
     assert any("100 min" in r.text or "90 min" in r.text for r in after.classification.reasons)
+
+
+def test_shell_completion_as_the_readme_sets_it_up(env: Path) -> None:
+    source = run_main(env={"_RUNSTRONG_SYNC_COMPLETE": "bash_source"})
+    assert source.returncode == 0 and "complete " in source.stdout and "runstrong-sync" in source.stdout
+    words = run_main(
+        env={
+            "_RUNSTRONG_SYNC_COMPLETE": "bash_complete",
+            "COMP_WORDS": "runstrong-sync acti",
+            "COMP_CWORD": "1",
+        }
+    )
+    assert "activities" in words.stdout
+    version = run_main("--version")
+    assert version.returncode == 0 and version.stdout.startswith("runstrong-sync, version ")
