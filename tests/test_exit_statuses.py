@@ -56,7 +56,19 @@ def _unopenable_database(folder: Path) -> dict[str, str]:
     return {"RUNSTRONG_DATABASE_URL": f"sqlite:///{folder / 'x.sqlite'}"}
 
 
+def _file_in_the_way(folder: Path) -> dict[str, str]:
+    (folder / "a-file").write_text("not a folder\n", encoding="utf-8")
+    return {}
+
+
 CASES = {
+    "demo into a folder that cannot be made": Case(
+        ("demo", "--out", "{folder}/a-file/demo"),
+        ExitStatus.USAGE,
+        ("The demo cannot write into", "a-file/demo", "--out DIR"),
+        ("database.url", "Traceback"),
+        setup=_file_in_the_way,
+    ),
     "version": Case(("--version",), ExitStatus.OK, ("runstrong-sync, version",)),
     "status": Case(("status",), ExitStatus.OK, ("database:", "subscribe:")),
     "bad --today": Case(("--today", "25/11/2026", "plan"), ExitStatus.USAGE, ("--today", "2026-11-25")),

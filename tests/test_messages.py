@@ -158,3 +158,18 @@ def test_shell_completion_as_the_readme_sets_it_up(env: Path) -> None:
     assert "activities" in words.stdout
     version = run_main("--version")
     assert version.returncode == 0 and version.stdout.startswith("runstrong-sync, version ")
+
+
+def test_status_never_contradicts_itself_about_strava(env: Path, tmp_path: Path) -> None:
+    assert run_main("sync", "--source", "strava").returncode == ExitStatus.REAUTHORIZE  # Strava is off
+    off = run_main("status").stdout
+    assert "Strava: not used" in off and "re-authorization" not in off, off
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + '[sources.strava]\nenabled = true\nclient_id = "1"\n',
+        encoding="utf-8",
+    )
+    assert run_main("sync", env={"RUNSTRONG_STRAVA_CLIENT_SECRET": "x"}).returncode == ExitStatus.REAUTHORIZE
+    never = run_main("status").stdout
+    assert "Strava: not connected yet" in never and "Strava is not connected yet" in never
+    assert "re-authorization" not in never and "again" not in never, never

@@ -89,12 +89,21 @@ def athlete_status(app: App, athlete: Athlete, now: datetime) -> dict[str, Any]:
             }
             for r in last
         ],
-        "health": notice.title if notice is not None else None,
+        "health": _health_text(notice, connected=token is not None),
         "strava": {"enabled": config.sources.strava.enabled, "token": strava_access, "rate_limit": rate},
         "files_waiting": _files_in(fit.inbox) if fit.enabled else None,
         "inbox": str(fit.inbox.expanduser()) if fit.inbox else None,
         "rejected": {"recorded": rejected, "in_folder": _files_in(rejected_dir)},
     }
+
+
+def _health_text(notice: health.Notice | None, *, connected: bool) -> str | None:
+    """The sync-health notice; an account that was never connected needs connecting, not again."""
+    if notice is None:
+        return None
+    if notice.kind == health.REAUTHORIZE and not connected:
+        return "Strava is not connected yet — run `runstrong-sync strava auth`"
+    return notice.title
 
 
 def _plain_text(values: Any) -> str:
