@@ -4,6 +4,10 @@
 default, or an example where the comment says so). ``render(answers)`` makes it live where the
 runner answered (``runstrong-sync init``); with no answers it is ``config.example.toml``, which a
 test keeps identical. Nothing here is read back: the file is loaded by ``config.load_config``.
+
+A new setting goes into ``TEMPLATE`` (commented out, under a line saying what it does); then
+``python -c "from runstrong_sync import configfile; print(configfile.render({}), end='')" >
+config.example.toml`` writes the example again.
 """
 
 from __future__ import annotations
