@@ -14,7 +14,7 @@ from icalendar import Calendar
 from sqlalchemy import create_engine
 
 from runstrong_sync import pipeline
-from runstrong_sync.config import Config
+from runstrong_sync.config import Config, DatabaseConfig
 from runstrong_sync.domain import Activity, Label
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database, alembic_config, open_database
@@ -134,10 +134,10 @@ def test_two_installs_never_share_a_uid(tmp_path: Path) -> None:
     assert uids[0] and uids[1] and not uids[0] & uids[1]
 
 
-def test_runs_published_before_the_upgrade_keep_their_uids(tmp_path: Path) -> None:
+def test_runs_published_before_the_upgrade_keep_their_uids(tmp_path: Path, database_url: str) -> None:
     from alembic import command
 
-    config = _config(tmp_path)
+    config = _config(tmp_path).model_copy(update={"database": DatabaseConfig(url=database_url)})
     engine = create_engine(config.database_url)
     command.upgrade(alembic_config(engine), "0002_ops")  # a database from before this change
     old = Database(engine)
