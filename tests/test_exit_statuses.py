@@ -92,6 +92,12 @@ CASES = {
         ("feed", "rotate-token"), ExitStatus.USAGE, ("--yes", "subscribe again"), ("Aborted", "Traceback")
     ),
     "init without a terminal": Case(("init",), ExitStatus.USAGE, ("--yes",), setup=_no_configuration),
+    "init with a wrong time zone": Case(
+        ("init", "--yes", "--time-zone", "Mars/Olympus"),
+        ExitStatus.USAGE,
+        ("--time-zone", "not an IANA time zone"),
+        setup=_no_configuration,
+    ),
     "sync with nothing configured": Case(
         ("sync",), ExitStatus.CONFIG, ("Nothing to sync", "runstrong-sync init"), setup=_no_configuration
     ),
