@@ -51,8 +51,11 @@ def cli(
 ) -> None:
     """Strength sessions placed around your running, published as a calendar feed.
 
-    New here? `runstrong-sync init` writes your configuration. Shell completion (bash, zsh, fish):
-    eval "$(_RUNSTRONG_SYNC_COMPLETE=bash_source runstrong-sync)" in ~/.bashrc (README).
+    New here? `runstrong-sync init` writes your configuration. Shell completion (bash; zsh and
+    fish in the README), in ~/.bashrc:
+
+    \b
+      eval "$(_RUNSTRONG_SYNC_COMPLETE=bash_source runstrong-sync)"
     """
     app = App(config_path=config_path, verbose=verbose, athlete_key=athlete_key)
     setup_logging(verbose, app.errors)
