@@ -335,6 +335,11 @@ def _free_name(target: Path) -> Path:
     raise FileExistsError(target)
 
 
+NOT_ACTIVITY_FILE = (
+    "not an activity file by its name (.fit, .gpx, .tcx, plain or .gz, or a .zip export); left where it is"
+)
+
+
 class FitFolderConnector:
     """Activity files from a folder: FIT, GPX and TCX (plain or gzipped) and zip exports."""
 
@@ -377,6 +382,7 @@ class FitFolderConnector:
     def import_paths(self, paths: Sequence[Path], context: ConnectorContext) -> Iterator[SourceEvent]:
         """The given files, folders (searched below) and archives; nothing is archived after."""
         from connectors import intake
+        from connectors.formats import format_of
 
         files: list[tuple[Path, intake.Targets]] = []
         missing: list[Rejected] = []
@@ -384,6 +390,9 @@ class FitFolderConnector:
             if path.is_dir():
                 targets = intake.Targets(None, path / "rejected", confine_to=path)
                 files += [(p, targets) for p in intake.folder_files(path)]
+            elif format_of(intake.display(path.name)) is None:
+                # The runner's own file, named by mistake: refused, and never moved.
+                missing.append(Rejected(intake.display(path), NOT_ACTIVITY_FILE))
             elif path.exists() or path.is_symlink():
                 files.append((path, intake.Targets(None, path.parent / "rejected")))
             else:

@@ -317,7 +317,7 @@ class TokenKeeper:
         if not stored or not stored.get("refresh_token"):
             raise StravaAccessError(
                 "Strava is not connected yet." if not stored else "Strava access was removed.",
-                [REAUTHORIZE_HINT],
+                ["Run `runstrong-sync strava auth` to connect." if not stored else REAUTHORIZE_HINT],
             )
         self.stored: dict[str, Any] = dict(stored)
         client.access_token = stored.get("access_token")

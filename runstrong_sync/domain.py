@@ -265,6 +265,6 @@ class StrengthSession:
 
     @property
     def title(self) -> str:
-        focus = " & ".join(self.focus)
-        prefix = "Strength" if self.kind == "full" else "Core & hips"
-        return f"{prefix}: {focus} ({self.duration_min} min)"
+        if self.kind != "full":  # its focus is core and hips: said once
+            return f"Core & hips ({self.duration_min} min)"
+        return f"Strength: {' & '.join(self.focus)} ({self.duration_min} min)"

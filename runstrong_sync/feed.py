@@ -8,7 +8,8 @@ whole UTF-8 characters); the VTIMEZONE comes from ``vtimezone`` (yearly rules, n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -98,15 +99,32 @@ def build_busy_feed(sessions: Sequence[StrengthSession], settings: FeedSettings,
     return _finish(calendar, events, settings, window)
 
 
-def build_runs_feed(runs: Sequence[LabelledActivity], settings: FeedSettings, today: date) -> bytes:
-    """The runs in the window with their label, confidence and reasons (never all-day, always free)."""
+@dataclass(frozen=True, slots=True)
+class RunStamp:
+    """How a run was last published: its UID, SEQUENCE and the time of its last change."""
+
+    uid: str
+    sequence: int = 0
+    changed_at: datetime | None = None  # None: the end of the run
+
+
+def build_runs_feed(
+    runs: Sequence[LabelledActivity],
+    settings: FeedSettings,
+    today: date,
+    stamps: Mapping[int, RunStamp] | None = None,
+) -> bytes:
+    """The runs in the window with their label, confidence and reasons (never all-day, always free).
+
+    ``stamps`` (by activity id) give each run its UID, SEQUENCE and DTSTAMP; without one a run is
+    ``run-<id>@runstrong-sync``, SEQUENCE 0, stamped with the end of the run."""
     window = Window.around(today, settings)
     shown = sorted(
         (r for r in runs if r.activity.is_run and window.holds(r.activity.start_utc)),
         key=lambda r: (r.activity.start_utc, r.id),
     )
     calendar = _calendar(f"{settings.name} (runs)", RUNS_DESCRIPTION, settings)
-    events = [_run_event(r, window.zone) for r in shown]
+    events = [_run_event(r, window.zone, (stamps or {}).get(r.id)) for r in shown]
     return _finish(calendar, events, settings, window)
 
 
@@ -197,24 +215,45 @@ def run_summary(item: LabelledActivity) -> str:
     return f"{kind} ({', '.join(parts)})"
 
 
-def _run_event(item: LabelledActivity, zone: ZoneInfo) -> Event:
+def run_description(item: LabelledActivity) -> str:
     activity, classification = item.activity, item.classification
-    start = activity.start_utc.replace(microsecond=0)
-    end = start + timedelta(seconds=round(activity.elapsed_s))
-    event = Event()
-    event.add("uid", f"run-{item.id}@runstrong-sync")
-    # Nothing about a finished run changes by itself; the end of the run is its stable stamp.
-    _stamp(event, end, 0)
-    event.add("summary", run_summary(item))
-    event.add("dtstart", local_time(start, zone))
-    event.add("dtend", local_time(end, zone))
     lines = []
     if activity.name:
         lines.append(activity.name)
     confidence = "set by you" if classification.overridden else f"confidence {classification.confidence:.0%}"
     lines.append(f"Label: {classification.label.value} ({confidence})")
     lines += [f"- {reason.text}" for reason in classification.reasons]
-    event.add("description", "\n".join(lines))
+    return "\n".join(lines)
+
+
+def run_content_hash(item: LabelledActivity) -> str:
+    """A digest of everything a calendar shows of a run: a change raises its SEQUENCE."""
+    activity = item.activity
+    shown = "\x1f".join(
+        (
+            run_summary(item),
+            run_description(item),
+            item.classification.label.value,
+            activity.start_utc.isoformat(),
+            str(round(activity.elapsed_s)),
+        )
+    )
+    return hashlib.sha256(shown.encode("utf-8")).hexdigest()
+
+
+def _run_event(item: LabelledActivity, zone: ZoneInfo, stamp: RunStamp | None) -> Event:
+    activity, classification = item.activity, item.classification
+    start = activity.start_utc.replace(microsecond=0)
+    end = start + timedelta(seconds=round(activity.elapsed_s))
+    stamp = stamp or RunStamp(f"run-{item.id}@runstrong-sync")
+    event = Event()
+    event.add("uid", stamp.uid)
+    # Until its label, title or description changes, the end of the run is its stable stamp.
+    _stamp(event, stamp.changed_at or end, stamp.sequence)
+    event.add("summary", run_summary(item))
+    event.add("dtstart", local_time(start, zone))
+    event.add("dtend", local_time(end, zone))
+    event.add("description", run_description(item))
     event.add("categories", ["Running", classification.label.value.capitalize()])
     event.add("transp", "TRANSPARENT")
     event.add("status", "CONFIRMED")

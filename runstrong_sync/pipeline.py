@@ -17,7 +17,14 @@ from runstrong_sync import plan as planner
 from runstrong_sync.config import WEEKDAYS, Config
 from runstrong_sync.domain import Activity, Label, StrengthSession, Zones
 from runstrong_sync.errors import DatabaseError, ExitStatus, RunstrongError
-from runstrong_sync.feed import FeedSettings, build_busy_feed, build_feed, build_runs_feed
+from runstrong_sync.feed import (
+    FeedSettings,
+    RunStamp,
+    build_busy_feed,
+    build_feed,
+    build_runs_feed,
+    run_content_hash,
+)
 from runstrong_sync.fileio import write_atomic
 from runstrong_sync.sources import (
     ConnectorContext,
@@ -30,7 +37,7 @@ from runstrong_sync.sources import (
     enabled_sources,
     load_connector,
 )
-from runstrong_sync.storage import repo, runs
+from runstrong_sync.storage import deletions, feedstate, repo, runs
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import Athlete
 from runstrong_sync.zones import resolve_zones, zones_from_strava
@@ -148,12 +155,17 @@ def ingest(
     ``should_stop`` is asked between events: a stop never splits a file from its transaction.
     """
     report = SourceReport(name)
+    with db.transaction() as session:
+        tombstones = deletions.any_deleted(session, athlete)
     for event in events:
         if should_stop is not None and should_stop():
             raise StopRequestedError(f"Stopped while reading {name}; the next run goes on from here.")
         if isinstance(event, Imported):
             with db.transaction() as session:
-                result = repo.upsert_activity(session, athlete, event.activity, now, event.fingerprint)
+                if tombstones and _deleted_by_runner(session, athlete, event, explicit=name == "import"):
+                    result = repo.UpsertResult(0, repo.Outcome.DUPLICATE)
+                else:
+                    result = repo.upsert_activity(session, athlete, event.activity, now, event.fingerprint)
             if result.outcome is repo.Outcome.CREATED:
                 report.created += 1
             elif result.outcome is repo.Outcome.UPDATED:
@@ -172,10 +184,21 @@ def ingest(
             moved_to = event.set_aside(event.reason) if event.set_aside is not None else None
             with db.transaction() as session:
                 repo.add_rejection(session, athlete, name, event.source_ref, event.reason, moved_to, now)
-            log.warning("rejected %s: %s", event.source_ref, event.reason)
+            # Not logged here: every caller (CLI, watcher, daemon) shows the rejection once.
             report.rejected.append((event.source_ref, event.reason, moved_to))
     log.info("%s", report.summary())
     return report
+
+
+def _deleted_by_runner(session: Any, athlete: int, event: Imported, *, explicit: bool) -> bool:
+    """An activity the runner deleted stays deleted, unless its file is imported by name again."""
+    if not deletions.was_deleted(session, athlete, event.activity, event.fingerprint):
+        return False
+    if explicit:
+        deletions.forget_deletion(session, athlete, event.activity, event.fingerprint)
+        return False
+    log.info("skipped %s: deleted by you (import it by name to bring it back)", event.activity.source_ref)
+    return True
 
 
 def _import(db: Database, athlete: int, context: ConnectorContext, paths: Sequence[Path]) -> SourceReport:
@@ -333,10 +356,18 @@ def athlete_key(db: Database, athlete: int) -> str:
         return row.key if row is not None else DEFAULT_ATHLETE
 
 
+def uid_prefix(db: Database, athlete: int) -> str:
+    """What new session UIDs start with: the athlete's key and this install's random part."""
+    with db.transaction() as session:
+        row = session.get(Athlete, athlete)
+        key = row.key if row is not None else DEFAULT_ATHLETE
+        return f"{key}-{feedstate.uid_part(session)}"
+
+
 def replan(
     db: Database, athlete: int, config: Config, now: datetime, http_session: Any = None
 ) -> tuple[planner.PlanResult, dict[str, int]]:
-    settings = plan_settings(config, athlete_key(db, athlete))  # the key keeps session UIDs apart
+    settings = plan_settings(config, uid_prefix(db, athlete))  # keeps session UIDs apart
     today = now.astimezone(settings.zone).date()
     since = now - timedelta(weeks=config.planner.history_weeks + 1)
     done, strength_days = day_runs(db, athlete, since)
@@ -416,7 +447,22 @@ def health_events(
     if notice is None:
         return []
     today = now.astimezone(config.athlete.zone).date()
-    return [health.notice_event(notice, f"sync-health-{athlete}@runstrong-sync", now, today)]
+    with db.transaction() as session:
+        uid = f"sync-health-{athlete}-{feedstate.uid_part(session)}@runstrong-sync"
+    return [health.notice_event(notice, uid, now, today)]
+
+
+def runs_feed(db: Database, athlete: int, config: Config, now: datetime) -> bytes:
+    """The runs feed; a run whose label, title or description changed gets a higher SEQUENCE."""
+    since = now - timedelta(weeks=config.feed.past_weeks + 1)
+    with db.transaction() as session:
+        labelled = [i for i in repo.labelled_activities(session, athlete, since) if i.activity.is_run]
+        contents = {item.id: run_content_hash(item) for item in labelled}
+        stamps = feedstate.run_stamps(session, athlete, labelled, contents, now)
+    today = now.astimezone(config.athlete.zone).date()
+    return build_runs_feed(
+        labelled, feed_settings(config), today, {k: RunStamp(*v) for k, v in stamps.items()}
+    )
 
 
 def publish(
@@ -439,10 +485,7 @@ def publish(
         if "busy" in files:
             write_atomic(files["busy"], build_busy_feed(sessions, settings, today))
         if "runs" in files:
-            since = now - timedelta(weeks=config.feed.past_weeks + 1)
-            with db.transaction() as session:
-                labelled = repo.labelled_activities(session, athlete, since)
-            write_atomic(files["runs"], build_runs_feed(labelled, settings, today))
+            write_atomic(files["runs"], runs_feed(db, athlete, config, now))
     except OSError as exc:
         raise RunstrongError(
             f"The feed {files['strength']} could not be written: {exc.strerror or exc}. "
@@ -618,7 +661,7 @@ def _run_source(
     except RunstrongError as exc:
         outcome = OUTCOMES.get(exc.exit_status, "failed")
         _finish_run(db, run_id, outcome, now, {"message": str(exc), "exit_status": int(exc.exit_status)})
-        log.warning("%s: %s", name, exc)
+        # Not logged here: every caller (CLI, daemon) shows the error once.
         report.errors.append((name, exc))
         return SourceReport(name)
     except BaseException as exc:

@@ -184,14 +184,27 @@ def _run(
         if source.created or source.updated or source.rejected:
             log.info("%s", source.summary())
     # Files skipped as too fresh get another look once they have had time to settle.
-    settle = config.sources.fit.settle_seconds
-    waiting = [
-        p
-        for p in inbox_files(inbox, skip=_folders(config, inbox))
-        if p not in busy and not settled(p, settle, frozenset())
-    ]
-    if waiting:
-        arrivals.look_again_in(settle)
+    if [p for p, _ in files_waiting(config) if p not in busy]:
+        arrivals.look_again_in(config.sources.fit.settle_seconds)
+
+
+def files_waiting(config: Config) -> list[tuple[Path, float]]:
+    """Inbox files not read yet because they changed within ``settle_seconds``, with their age."""
+    settings = config.sources.fit
+    if settings.inbox is None or not settings.enabled:
+        return []
+    inbox = settings.inbox.expanduser()
+    if not inbox.is_dir():
+        return []
+    now = time.time()
+    out = []
+    for path in inbox_files(inbox, skip=_folders(config, inbox)):
+        if not settled(path, settings.settle_seconds, frozenset(), now):
+            try:
+                out.append((path, max(0.0, now - path.lstat().st_mtime)))
+            except OSError:
+                continue
+    return out
 
 
 def _folders(config: Config, inbox: Path) -> tuple[Path, Path]:

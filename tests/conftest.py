@@ -16,6 +16,23 @@ FIXTURES = ROOT / "fixtures"
 FIT = FIXTURES / "fit"
 
 
+XDG_DIRS = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never write into the real home: HOME and the XDG dirs (where the user config and
+    data dirs are, and the sync lock) point into the test run's temporary folder, for every
+    test and every process a test starts. test_cli checks it."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        for name, folder in zip(XDG_DIRS, (".config", ".local/share", ".cache", ".local/state"), strict=True):
+            patch.setenv(name, str(home / folder))
+        patch.delenv("RUNSTRONG_CONFIG", raising=False)
+        yield home
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An isolated data dir and no user configuration."""

@@ -53,5 +53,24 @@ def test_unreadable_database_is_one_message(tmp_path: Path, env: Path) -> None:
 
 def test_bad_today_is_a_clear_message(env: Path) -> None:
     result = run_main("--today", "25/11/2026", "plan")
-    assert result.returncode == ExitStatus.CONFIG
+    assert result.returncode == ExitStatus.USAGE  # a wrong option value is wrong usage
     assert "--today" in result.stderr
+
+
+def test_tests_run_in_a_private_home(private_home: Path, tmp_path: Path) -> None:
+    """HOME and XDG_* point into the test run's temporary folder, so nothing (the config, the
+    data dir, sync.lock) can be written into the real user's folders, here or in a subprocess."""
+    import os
+
+    from runstrong_sync.config import default_config_path, default_data_dir
+
+    base = tmp_path.parent  # pytest's base temporary folder of this run
+    assert private_home.is_relative_to(base)
+    assert Path(os.environ["HOME"]) == private_home and Path("~").expanduser() == private_home
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        assert Path(os.environ[name]).is_relative_to(private_home), name
+    assert default_data_dir().is_relative_to(private_home)
+    assert default_config_path().is_relative_to(private_home)
+    child = run_main("status", "--json", env={"RUNSTRONG_CONFIG": ""})
+    assert child.returncode == 0, child.stderr
+    assert str(private_home) in child.stdout  # the database the child used is in the private home

@@ -10,7 +10,8 @@ import pytest
 from conftest import ROOT
 from pydantic import BaseModel
 
-from runstrong_sync.config import Config, load_config
+from runstrong_sync import configfile
+from runstrong_sync.config import Config, load_config, validate
 from runstrong_sync.errors import ConfigError
 
 EXAMPLE = ROOT / "config.example.toml"
@@ -40,21 +41,33 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> set[str]:
 
 
 def test_example_loads_and_covers_every_setting() -> None:
-    config = load_config(EXAMPLE, environ={})
+    """The example is live nowhere: it loads as the defaults, and every setting is there,
+    commented out, with a value that is valid once the "# " is removed."""
+    assert load_config(EXAMPLE, environ={}) == Config().model_copy(update={"source_path": EXAMPLE})
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert text == configfile.render({})  # what `init` writes when nothing is answered
+    live = [line for line in text.splitlines() if "=" in line and not line.startswith("#")]
+    assert live == []
+    examples = tomllib.loads(configfile.uncommented(text))
+    config = validate(examples, "the example's commented settings")
     assert config.athlete.time_zone == "Europe/Berlin"
     assert config.planner.races[0].priority == "A"
-    with EXAMPLE.open("rb") as handle:
-        documented = _flatten(tomllib.load(handle))
+    documented = _flatten(examples)
     assert _keys(Config) - documented == set()
     assert documented - _keys(Config) == set()
 
 
 def test_every_key_has_a_comment() -> None:
     lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    settings = 0
     for i, line in enumerate(lines):
-        if "=" in line and not line.lstrip().startswith(("#", "{", "]")) and not line.startswith("["):
-            above = lines[i - 1].strip()
-            assert above.startswith("#") or "#" in line or above.endswith("= ["), f"undocumented: {line}"
+        if configfile.SETTING.match(line):
+            settings += 1
+            above = lines[i - 1]
+            assert (above.startswith("# ") and not configfile.SETTING.match(above)) or "#" in line[2:], (
+                f"undocumented: {line}"
+            )
+    assert settings == len(_keys(Config))
 
 
 def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:

@@ -88,5 +88,8 @@ def test_publish_writes_the_runs_feed_beside_the_main_one(tmp_path: Path) -> Non
     files = pipeline.feed_files(config)
     assert files["runs"] == tmp_path / "runstrong-runs.ics" and "busy" not in files
     lines = unfold(files["runs"].read_bytes())
-    assert f"UID:run-{stored.activity_id}@runstrong-sync" in lines
+    uids = [line for line in lines if line.startswith("UID:")]
+    # A run published for the first time carries this install's random part (kept in the database).
+    assert len(uids) == 1 and uids[0].startswith(f"UID:run-{stored.activity_id}-")
+    assert uids[0].endswith("@runstrong-sync") and len(uids[0]) > len(f"UID:run-{stored.activity_id}-@x")
     assert "SUMMARY:Hard run (10.0 km\\, 50 min)" in lines

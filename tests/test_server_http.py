@@ -294,7 +294,7 @@ def test_a_new_feed_file_is_served_within_seconds(own_server: Server) -> None:
 def test_rotate_token_retires_the_old_url(own_server: Server) -> None:
     environ = {**os.environ, "RUNSTRONG_CONFIG": str(own_server.folder / "config.toml")}
     result = subprocess.run(
-        [sys.executable, "-m", "runstrong_sync", "feed", "rotate-token"],
+        [sys.executable, "-m", "runstrong_sync", "feed", "rotate-token", "--yes"],
         capture_output=True,
         text=True,
         env=environ,
@@ -401,3 +401,18 @@ def test_no_urls_keeps_the_secret_out_of_the_output(tmp_path: Path) -> None:
         out, err = process.communicate(timeout=10)
     assert "Serving the calendar feeds" in out
     assert "/feed/" not in out + err
+
+
+def test_if_modified_since_in_all_three_http_date_forms(server: Server) -> None:
+    """RFC 9110 5.6.7: IMF-fixdate, the obsolete RFC 850 form and asctime are all honoured."""
+    from datetime import UTC, datetime, timedelta
+
+    modified = datetime.fromtimestamp(int(server.feed_file().stat().st_mtime), UTC)
+    for when, expected in ((modified, 304), (modified - timedelta(hours=1), 200)):
+        forms = (
+            when.strftime("%a, %d %b %Y %H:%M:%S GMT"),  # RFC 1123 / IMF-fixdate
+            when.strftime("%A, %d-%b-%y %H:%M:%S GMT"),  # RFC 850
+            when.strftime("%a %b ") + f"{when.day:>2}" + when.strftime(" %H:%M:%S %Y"),  # asctime
+        )
+        for form in forms:
+            assert get(server, server.path(), If_Modified_Since=form)[0] == expected, form

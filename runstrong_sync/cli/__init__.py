@@ -27,6 +27,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="runstrong-sync", prog_name="runstrong-sync")
 @click.option(
     "--config",
     "config_path",
@@ -48,7 +49,14 @@ class LazyGroup(click.Group):
 def cli(
     ctx: click.Context, config_path: Path | None, today: str | None, verbose: bool, athlete_key: str | None
 ) -> None:
-    """Strength sessions placed around your running, published as a calendar feed."""
+    """Strength sessions placed around your running, published as a calendar feed.
+
+    New here? `runstrong-sync init` writes your configuration. Shell completion (bash; zsh and
+    fish in the README), in ~/.bashrc:
+
+    \b
+      eval "$(_RUNSTRONG_SYNC_COMPLETE=bash_source runstrong-sync)"
+    """
     app = App(config_path=config_path, verbose=verbose, athlete_key=athlete_key)
     setup_logging(verbose, app.errors)
     app.today = parse_today(today or today_from_env())
@@ -89,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
 # Commands register themselves on `cli` when their module is imported; one line per module.
 # isort: off
 from runstrong_sync.cli import core  # noqa: E402,F401
+from runstrong_sync.cli import edit  # noqa: E402,F401
+from runstrong_sync.cli import init  # noqa: E402,F401
 from runstrong_sync.cli import ops  # noqa: E402,F401
 from runstrong_sync.cli import serve  # noqa: E402,F401
 from runstrong_sync.cli import watch  # noqa: E402,F401

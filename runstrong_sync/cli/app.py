@@ -14,7 +14,6 @@ from rich.logging import RichHandler
 
 from runstrong_sync import athletes, pipeline
 from runstrong_sync.config import Config, load_config
-from runstrong_sync.errors import ConfigError
 from runstrong_sync.storage.db import Database, open_database
 
 
@@ -79,7 +78,7 @@ def parse_today(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise ConfigError(
+        raise click.UsageError(
             f"--today / RUNSTRONG_TODAY must be a date like 2026-11-25, not {value!r}."
         ) from exc
 

@@ -30,7 +30,9 @@ from runstrong_sync.config import Config
 from runstrong_sync.domain import Label
 from runstrong_sync.errors import ConfigError, ExitStatus, RunstrongError
 from runstrong_sync.sources import Progress as ProgressCallback
+from runstrong_sync.sources import enabled_sources
 from runstrong_sync.storage import repo
+from runstrong_sync.storage.models import ActivityRow
 
 DEMO_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 DEMO_ATHLETE = {
@@ -85,17 +87,41 @@ def _finish(app: App, report: pipeline.SyncReport, *, quiet: bool) -> int:
         for source in report.sources:
             app.console.print(source.summary(), highlight=False)
         app.console.print(
-            f"labels changed: {report.relabelled}; plan: {report.plan_changes}; "
+            f"labels changed: {report.relabelled}; plan: {plan_changes_text(report.plan_changes)}; "
             f"feed {'written' if report.feed_changed else 'unchanged'}: {report.feed_path}",
             highlight=False,
         )
     if report.rejected:
-        app.errors.print(
-            f"{len(report.rejected)} input(s) were set aside; see the reasons above "
-            f"(exit status {int(ExitStatus.REJECTED_INPUT)}).",
-            highlight=False,
-        )
+        app.errors.print(rejected_text(report.rejected), highlight=False)
     return int(report.exit_status)
+
+
+def plan_changes_text(counts: dict[str, int]) -> str:
+    """{"added": 1, "changed": 0, ...} as people read it: "1 added, 0 changed, ..."."""
+    return ", ".join(f"{n} {what}" for what, n in counts.items()) or "nothing to plan"
+
+
+def rejected_text(rejected: list[tuple[str, str, str | None]]) -> str:
+    moved = sum(1 for _, _, to in rejected if to)
+    parts = []
+    if moved:
+        parts.append(f"{moved} input(s) were set aside, each beside a .reason.txt")
+    if len(rejected) - moved:
+        parts.append(f"{len(rejected) - moved} input(s) could not be imported and were left where they are")
+    return "; ".join(parts) + f"; see the reasons above (exit status {int(ExitStatus.REJECTED_INPUT)})."
+
+
+def print_waiting(app: App, config: Config, *, where: str) -> None:
+    """Files in the inbox still being written: not read now, and when they will be."""
+    from runstrong_sync.watch import files_waiting
+
+    for path, age in files_waiting(config):
+        app.errors.print(
+            f"waiting: {path} changed {age:.0f} s ago (under sources.fit.settle_seconds = "
+            f"{config.sources.fit.settle_seconds:g}); {where}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @cli.command()
@@ -116,6 +142,7 @@ def demo(app: App, out_dir: Path) -> int:
             ["Run the demo from a clone of the project, installed with `pip install -e .`."],
         )
     out_dir = out_dir.resolve()
+    _writable_folder(out_dir)
     config = Config.model_validate(
         {
             "athlete": DEMO_ATHLETE,
@@ -148,6 +175,22 @@ def demo(app: App, out_dir: Path) -> int:
     return _finish(app, report, quiet=True)
 
 
+def _writable_folder(folder: Path) -> None:
+    """The demo's --out folder exists (or is made) and takes files, or a message that says so."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise RunstrongError(
+            f"The demo cannot write into {folder}: {exc.strerror or exc}.",
+            ["Choose a folder you can write to with --out DIR (default ./runstrong-demo)."],
+            exit_status=ExitStatus.USAGE,
+        ) from exc
+
+
 def _day_after_newest(app: App) -> date:
     with app.db.transaction() as session:
         rows = repo.activity_rows(session, app.athlete())
@@ -171,14 +214,36 @@ def sync(app: App, sources: tuple[str, ...], since: datetime | None) -> int:
     """
     chosen = list(sources) or None
     options = {"since": since.date()} if since else None
+    _something_to_sync(app, chosen)
     if app.athlete_key is not None:
         report = pipeline.sync(
             app.file_config, app.db, now=app.now(), sources=chosen, athlete=app.athlete_key, options=options
         )
-        return _finish(app, report, quiet=not app.verbose)
-    reports = pipeline.sync_all(app.file_config, app.db, now=app.now(), sources=chosen, options=options)
-    statuses = [ExitStatus(_finish(app, report, quiet=not app.verbose)) for report in reports]
-    return int(pipeline.worst_status(statuses))
+        status = _finish(app, report, quiet=not app.verbose)
+    else:
+        reports = pipeline.sync_all(app.file_config, app.db, now=app.now(), sources=chosen, options=options)
+        statuses = [ExitStatus(_finish(app, report, quiet=not app.verbose)) for report in reports]
+        status = int(pipeline.worst_status(statuses))
+    if app.verbose:
+        print_waiting(app, app.config, where="the next sync imports it.")
+    return status
+
+
+def _something_to_sync(app: App, chosen: list[str] | None) -> None:
+    """Stop with a pointer to `init` when there is no configuration file and no source at all."""
+    config = app.file_config
+    if chosen or config.source_path is not None or enabled_sources(config):
+        return
+    from runstrong_sync.config import default_config_path
+
+    raise ConfigError(
+        f"Nothing to sync: there is no configuration file ({default_config_path()} does not exist) "
+        "and no source is set in the environment.",
+        [
+            "Run `runstrong-sync init` to write one (it asks for your inbox folder, time zone and "
+            "what you know of your thresholds), or point --config / RUNSTRONG_CONFIG at yours."
+        ],
+    )
 
 
 @cli.command("import")
@@ -197,6 +262,11 @@ def import_(app: App, paths: tuple[Path, ...], as_json: bool, jobs: int | None) 
     Takes .fit, .gpx, .tcx (also gzipped) and .zip exports from Garmin Connect or Strava.
     Bad files are set aside in a rejected/ folder beside them, each with a .reason.txt.
     """
+    missing = [p for p in paths if not p.exists() and not p.is_symlink()]
+    if missing:
+        raise click.UsageError(
+            f"No such file or folder: {', '.join(str(p) for p in missing)}. Nothing was imported."
+        )
     counter = FileCounter()
     started = time.monotonic()
     with progress_bar(app, "importing") as progress:
@@ -220,6 +290,8 @@ def import_(app: App, paths: tuple[Path, ...], as_json: bool, jobs: int | None) 
         f"{len(summary['rejected'])} rejected",
         highlight=False,
     )
+    if app.config.sources.fit.enabled:
+        print_waiting(app, app.config, where="the next sync (or `watch`) imports it once complete.")
     return _finish(app, report, quiet=True)
 
 
@@ -257,12 +329,17 @@ def import_summary(report: pipeline.SyncReport, files: int, seconds: float) -> d
     }
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
 @click.option("--days", type=click.IntRange(min=1), default=None, help="Only the last N days.")
-@pass_app
-def activities(app: App, as_json: bool, days: int | None) -> int:
-    """Every activity with source, start, duration, distance, label, confidence and reasons."""
+@click.pass_context
+def activities(ctx: click.Context, as_json: bool, days: int | None) -> int:
+    """Every activity with source, start, duration, distance, label, confidence and reasons.
+
+    `activities delete ID` deletes one."""
+    if ctx.invoked_subcommand is not None:
+        return 0
+    app: App = ctx.obj
     since = app.now() - timedelta(days=days) if days else None
     with app.db.transaction() as session:
         items = repo.labelled_activities(session, app.athlete(), since)
@@ -352,14 +429,33 @@ def label(app: App, activity_id: int, label: str) -> int:
     """Set a run's label yourself (kept across syncs and relabelling); 'auto' gives it back."""
     athlete = app.athlete()
     with app.db.transaction() as session:
-        row = repo.set_override(session, athlete, activity_id, None if label == "auto" else Label(label))
-        if row is None:
-            raise ConfigError(
-                f"No activity with id {activity_id}.", ["`runstrong-sync activities` lists the ids."]
+        row = session.get(ActivityRow, activity_id)
+        activity = repo.row_to_activity(row) if row is not None and row.athlete_id == athlete else None
+        if activity is None:
+            raise RunstrongError(
+                f"No activity with id {activity_id}.",
+                ["`runstrong-sync activities` lists the ids."],
+                exit_status=ExitStatus.USAGE,
             )
+        if not activity.is_run:
+            raise RunstrongError(
+                f"Activity {activity_id} is a {activity.sport.replace('_', ' ')}, not a run: only runs are "
+                "labelled easy, hard or long. Nothing was changed.",
+                exit_status=ExitStatus.USAGE,
+            )
+        repo.set_override(session, athlete, activity_id, None if label == "auto" else Label(label))
     pipeline.relabel(app.db, athlete, app.config, app.now())
     pipeline.replan(app.db, athlete, app.config, app.now())
-    app.console.print(f"activity {activity_id}: {label}")
+    with app.db.transaction() as session:
+        row = session.get(ActivityRow, activity_id)
+        stored = repo.row_classification(row) if row is not None else None
+    shown = stored.label.value if stored else label
+    how = "given back to the classifier" if label == "auto" else "set by you, kept across syncs"
+    app.console.print(
+        f"activity {activity_id}: {shown} ({how}).\n"
+        "The calendar feed changes at the next `runstrong-sync sync` (or `runstrong-sync feed` now).",
+        highlight=False,
+    )
     return 0
 
 

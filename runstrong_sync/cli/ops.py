@@ -15,9 +15,11 @@ from rich.table import Table
 from runstrong_sync import athletes, health, pipeline
 from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
+from runstrong_sync.cli.edit import confirm
 from runstrong_sync.config import Config
 from runstrong_sync.daemon import Daemon
 from runstrong_sync.errors import ConfigError
+from runstrong_sync.sources import enabled_sources
 from runstrong_sync.storage import repo, runs
 from runstrong_sync.storage.models import Athlete
 
@@ -58,14 +60,16 @@ def athlete_status(app: App, athlete: Athlete, now: datetime) -> dict[str, Any]:
         token = repo.get_state(session, athlete.id, STRAVA_AUTH_STATE)
         rate = repo.get_state(session, athlete.id, STRAVA_RATE_STATE)
         activities = len(repo.activity_rows(session, athlete.id))
+    watched = {runs.PIPELINE, *enabled_sources(config)}  # as the feed's notice: not sources turned off
+    facts = [f for f in facts if f.source in watched]
     notice = health.sync_notice(facts, now, timedelta(hours=config.feed.stale_after_hours))
     strava_last = next((r for r in last if r.source == "strava"), None)
     if not config.sources.strava.enabled:
         strava_access = "not used"
-    elif strava_last is not None and strava_last.outcome == health.REAUTHORIZE:
-        strava_access = "needs re-authorization"
     elif token is None:
-        strava_access = "not authorized yet"
+        strava_access = "not connected yet (run `runstrong-sync strava auth`)"
+    elif strava_last is not None and strava_last.outcome == health.REAUTHORIZE:
+        strava_access = "needs re-authorization (run `runstrong-sync strava auth`)"
     else:
         strava_access = "ok"
     rejected_dir = fit.rejected_dir or (fit.inbox / "rejected" if fit.inbox else None)
@@ -85,12 +89,30 @@ def athlete_status(app: App, athlete: Athlete, now: datetime) -> dict[str, Any]:
             }
             for r in last
         ],
-        "health": notice.title if notice is not None else None,
+        "health": _health_text(notice, connected=token is not None),
         "strava": {"enabled": config.sources.strava.enabled, "token": strava_access, "rate_limit": rate},
         "files_waiting": _files_in(fit.inbox) if fit.enabled else None,
-        "inbox": str(fit.inbox) if fit.inbox else None,
+        "inbox": str(fit.inbox.expanduser()) if fit.inbox else None,
         "rejected": {"recorded": rejected, "in_folder": _files_in(rejected_dir)},
     }
+
+
+def _health_text(notice: health.Notice | None, *, connected: bool) -> str | None:
+    """The sync-health notice; an account that was never connected needs connecting, not again."""
+    if notice is None:
+        return None
+    if notice.kind == health.REAUTHORIZE and not connected:
+        return "Strava is not connected yet — run `runstrong-sync strava auth`"
+    return notice.title
+
+
+def _plain_text(values: Any) -> str:
+    """A stored mapping as people read it ("used 12, limit 100"), never as a Python dict."""
+    if isinstance(values, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_plain_text(v)}" for k, v in values.items())
+    if isinstance(values, list):
+        return "/".join(_plain_text(v) for v in values)
+    return str(values)
 
 
 @cli.command()
@@ -124,14 +146,14 @@ def status(app: App, as_json: bool) -> int:
             click.secho(item["health"], fg="red", bold=True)
         table = Table("source", "last run", "outcome", "summary")
         for r in item["sources"]:
-            summary = ", ".join(f"{k} {v}" for k, v in r["summary"].items() if k != "exit_status")
+            summary = _plain_text({k: v for k, v in r["summary"].items() if k != "exit_status"})
             table.add_row(r["source"], r["started_at"] or "", r["outcome"], summary)
         if item["sources"]:
             out.print(table)
         else:
             click.echo("no sync yet")
         strava = item["strava"]
-        rate = f", rate limit {strava['rate_limit']}" if strava["rate_limit"] else ""
+        rate = f", rate limit {_plain_text(strava['rate_limit'])}" if strava["rate_limit"] else ""
         click.echo(f"Strava: {strava['token']}{rate}")
         waiting = item["files_waiting"]
         click.echo(
@@ -248,7 +270,7 @@ def athletes_remove(app: App, key: str, yes: bool) -> int:
             "The default athlete cannot be removed; it is the one the configuration file describes."
         )
     if not yes:
-        click.confirm(f"Remove athlete {key!r} and all their activities and plans?", abort=True)
+        confirm(f"Remove athlete {key!r} and all their activities and plans?")
     count = athletes.remove(app.db, key)
     click.echo(f"removed {key} and {count} activities")
     return 0

@@ -10,6 +10,7 @@ from runstrong_sync import pipeline
 from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.cli.core import feed
+from runstrong_sync.cli.edit import confirm
 from runstrong_sync.storage import repo
 
 
@@ -63,7 +64,9 @@ def serve(app: App, host: str | None, port: int | None, workers: int, hide_urls:
         token = repo.feed_token(session, athlete)
     app.console.print(f"Serving the calendar feeds on http://{host}:{port}/ (Ctrl-C stops).", highlight=False)
     if not hide_urls:
-        _print_urls(app, token, _base_url(app, host, port))
+        base = _base_url(app, host, port)
+        _print_urls(app, token, base)
+        app.console.print(f"week page:\n  {base.rstrip('/')}/feed/{token}/", highlight=False, soft_wrap=True)
     sys.stdout.flush()  # the URLs must show before the server blocks, also when piped
     app.db.dispose()  # the workers open their own connections
     run(host, port, workers=workers, config_path=app.config.source_path)
@@ -71,9 +74,14 @@ def serve(app: App, host: str | None, port: int | None, workers: int, hide_urls:
 
 
 @feed.command("rotate-token")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
-def rotate_token(app: App) -> int:
-    """Replace the secret in the feed URLs (the old URLs answer 404 from now on)."""
+def rotate_token(app: App, yes: bool) -> int:
+    """Replace the secret in the feed URLs (the old URLs answer 404 from now on).
+
+    Every calendar subscribed with the old URLs stops updating until it is subscribed again."""
+    if not yes:
+        confirm("Replace the feed URLs? Every calendar subscribed to the old ones must subscribe again.")
     athlete = app.athlete()
     with app.db.transaction() as session:
         token = repo.rotate_feed_token(session, athlete)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import threading
+from types import FrameType
 
 from runstrong_sync import render
 from runstrong_sync.cli import cli
@@ -19,10 +21,19 @@ def watch(app: App) -> int:
     Files already there are imported first. Imported files move to the archive folder (or stay,
     with after_import = "leave"); files that cannot be imported move to rejected/ beside a
     .reason.txt. Then the runs are labelled, the plan updated and the feed written, as by `sync`.
-    Ctrl-C stops.
+    Ctrl-C or SIGTERM stops it (exit status 0) once the file in hand is done.
     """
     stop = threading.Event()
     inbox = inbox_to_watch(app.config)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        app.errors.print(
+            f"{signal.Signals(signum).name} received: stopping once the file in hand is done.",
+            highlight=False,
+        )
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     app.errors.print(f"Watching {inbox} (Ctrl-C stops).", highlight=False)
 
     def show(report: SyncReport) -> None:
@@ -35,5 +46,8 @@ def watch(app: App) -> int:
         watch_inbox(app.config, app.db, stop, now=lambda: app.now(), on_report=show)
     except KeyboardInterrupt:
         stop.set()
-        app.errors.print("Stopped.", highlight=False)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    app.errors.print("Stopped.", highlight=False)
     return 0

@@ -58,8 +58,8 @@ def _not_modified_since(header: bytes, body: FeedBody) -> bool:
         since = parsedate_to_datetime(header.decode("latin-1"))
     except (TypeError, ValueError, IndexError):
         return False
-    if since.tzinfo is None:
-        return False
+    if since.tzinfo is None:  # asctime and "-0000" carry no zone; HTTP dates are always GMT
+        since = since.replace(tzinfo=UTC)
     return body.modified_s <= since.timestamp()
 
 

@@ -171,3 +171,44 @@ class SyncRunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(String(32))
     summary_json: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InstallRow(Base):
+    """Facts about this install as a whole, e.g. the random part that makes its feed UIDs unique."""
+
+    __tablename__ = "install"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class RunEventRow(Base):
+    """A run as last published in the runs feed: its UID, what it said, SEQUENCE and the change time."""
+
+    __tablename__ = "run_events"
+
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True
+    )
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    uid: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: the end of the run
+
+
+class DeletedActivityRow(Base):
+    """An identity of an activity the runner deleted: the same source does not bring it back."""
+
+    __tablename__ = "deleted_activities"
+    __table_args__ = (
+        Index("ix_deleted_activities_identity", "athlete_id", "source", "external_id"),
+        Index("ix_deleted_activities_fingerprint", "athlete_id", "fingerprint"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -197,7 +197,7 @@ def upsert_activity(
         if _same_content(row, activity):
             return UpsertResult(row.id, Outcome.DUPLICATE)
         _apply(row, activity, now)
-        return UpsertResult(row.id, Outcome.UPDATED)
+        return _updated(row)
     rank_new = SOURCE_RICHNESS.get(activity.source, 0)
     rank_old = SOURCE_RICHNESS.get(row.source, 0)
     if rank_new > rank_old or (rank_new == rank_old and _detail(activity) > _detail(row_to_activity(row))):
@@ -211,15 +211,21 @@ def upsert_activity(
             row.workout_type = workout_type
         if activity.name is None:
             row.name = name
-        return UpsertResult(row.id, Outcome.UPDATED)
+        return _updated(row)
     if (row.name is None and activity.name is not None) or (
         row.workout_type is None and activity.workout_type is not None
     ):  # the poorer copy still knows what the activity was called, or that it was a race
         row.name = row.name or activity.name
         row.workout_type = row.workout_type if row.workout_type is not None else activity.workout_type
         row.updated_at = now
-        return UpsertResult(row.id, Outcome.UPDATED)
+        return _updated(row)
     return UpsertResult(row.id, Outcome.DUPLICATE)
+
+
+def _updated(row: ActivityRow) -> UpsertResult:
+    """A stored activity changed: its label is made again by the next relabel, however old it is."""
+    row.label = None
+    return UpsertResult(row.id, Outcome.UPDATED)
 
 
 def _keep_known(row: ActivityRow, activity: Activity) -> Activity:

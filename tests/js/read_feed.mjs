@@ -28,6 +28,9 @@ const events = calendar.getAllSubcomponents("vevent").map((component) => {
     tzid: event.startDate.isDate ? null : event.startDate.zone.tzid,
     sequence: event.sequence,
     dtstamp: component.getFirstPropertyValue("dtstamp").toString(),
+    last_modified: component.hasProperty("last-modified")
+      ? component.getFirstPropertyValue("last-modified").toString()
+      : null,
   };
 });
 process.stdout.write(JSON.stringify({ name: calendar.getFirstPropertyValue("x-wr-calname"), events }));
