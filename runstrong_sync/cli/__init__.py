@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
 # isort: off
 from runstrong_sync.cli import core  # noqa: E402,F401
 from runstrong_sync.cli import ops  # noqa: E402,F401
+from runstrong_sync.cli import pause  # noqa: E402,F401
 from runstrong_sync.cli import serve  # noqa: E402,F401
 from runstrong_sync.cli import watch  # noqa: E402,F401
 from runstrong_sync.cli import week  # noqa: E402,F401
