@@ -5,9 +5,9 @@ day of, or the day before, a hard run, a long run or a race. Inside that rule:
   - rest and cross-training days first (+3), then easy-run days (+2), where the session goes right
     after the run (the run is the warm-up) or ``gap_after_run_hours`` later, never after the latest
     time this runner trains (learned from the runs, or set);
-  - when those days cannot hold ``min_sessions``, a hard-run day takes one after the run ("hard days
-    hard", at least 4 h later, or right after when asked), never when the next day is a key day;
-    with ``hard_days_hard`` on, hard-run days are ordinary candidates;
+  - when those days cannot hold ``min_sessions`` and the runner turned ``hard_days_hard`` on, a
+    hard-run day takes one after the run (at least 4 h later, or right after when asked), never
+    when the next day is a key day;
   - only then fewer sessions, said in the week's notes (a light core session on a forbidden day only
     with the explicit ``light_day_before`` opt-in);
   - at least ``min_hours_between`` between sessions (whole days), also against strength work done;
@@ -588,7 +588,7 @@ class _Calendar:
         same = self.runs_on(day)
         block = self._calendar_block(day) or self._run_block(day)
         hard = next((r for r in same if r.hard), None)
-        fallback = hard is not None and not self.settings.hard_days_hard
+        fallback = hard is not None
         start = _start_time(day, same, self.settings)
         light_ok = (
             self.settings.light_day_before
@@ -773,7 +773,9 @@ class _Planner:
     def _still_legal(self, session: StrengthSession, day: date) -> bool:
         info = self.calendar.info(day)
         if session.kind == "full":
-            allowed = info.block is None and (not info.fallback or _is_fallback_session(session))
+            allowed = info.block is None and (
+                not info.fallback or (self.settings.hard_days_hard and _is_fallback_session(session))
+            )
         else:
             allowed = info.light_ok
         if not allowed or info.start is None:
@@ -872,7 +874,7 @@ class _Planner:
         regular = [d for d in free if not info(d).fallback]
         choice.full = self._pick(regular, max(0, target - have), preferred)
         wanted = min(self.settings.min_sessions, target)
-        if have + len(choice.full) < wanted:
+        if have + len(choice.full) < wanted and self.settings.hard_days_hard:
             hard_days = [d for d in free if info(d).fallback]
             extra = self._pick(hard_days, wanted - have - len(choice.full), preferred)
             if extra:
@@ -902,23 +904,26 @@ class _Planner:
         return choice
 
     def _fewer_text(self, total: int, days: Sequence[date]) -> str:
-        late_hard = [
-            d
-            for d in days
-            if d >= self.today
-            and self.calendar.info(d).block is not None
-            and self.calendar.info(d).block.reason is DayReason.NO_TIME  # type: ignore[union-attr]
-            and any(r.hard for r in self.calendar.runs_on(d))
-        ]
-        hint = (
-            " (planner.hard_day_right_after = true lets a session follow a late hard run at once.)"
-            if late_hard and not self.settings.hard_day_right_after
-            else ""
-        )
         return (
             f"Only {total} session(s) fit this week: strength never goes on the day of or the day "
-            f"before a hard run, a long run or a race, and no other day is left.{hint}"
+            f"before a hard run, a long run or a race, and no other day is left.{self._hint(days)}"
         )
+
+    def _hint(self, days: Sequence[date]) -> str:
+        """What the runner could turn on, when it would help this week."""
+        hard_days = [
+            self.calendar.info(d)
+            for d in days
+            if d >= self.today and self.calendar.info(d).fallback and d not in self.occupied
+        ]
+        open_days = [i for i in hard_days if i.block is None or i.block.reason is DayReason.NO_TIME]
+        if not open_days:
+            return ""
+        if not self.settings.hard_days_hard:
+            return " With planner.hard_days_hard = true a session may follow a hard run the same day."
+        if not self.settings.hard_day_right_after and any(i.start is None for i in open_days):
+            return " With planner.hard_day_right_after = true it may follow a late hard run at once."
+        return ""
 
     def _window_target(self, monday: date, days: Sequence[date], target: int, choice: _WeekPlan) -> int:
         """Maintenance on a break (one short session a week); notes on race recovery and returns."""

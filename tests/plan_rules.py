@@ -2,9 +2,9 @@
 
 The runner's rule is absolute: no session of any kind on the day of or the day before a hard run,
 a long run or a race (a light core session there only with the explicit opt-in). A hard-run day
-takes a session only in "hard days hard" mode or as the fallback when the better days cannot hold
-the week's minimum. No strength in the recovery days after a race; short sessions without
-plyometrics or heavy leg work in the week after them.
+takes a session only when the runner turned "hard days hard" on, and then only as the fallback when
+the better days cannot hold the week's minimum. No strength in the recovery days after a race;
+short sessions without plyometrics or heavy leg work in the week after them.
 """
 
 from __future__ import annotations
@@ -93,9 +93,10 @@ def hard_day(day: date, runs: Sequence[DayRun]) -> bool:
 
 
 def full_allowed(day: date, runs: Sequence[DayRun], settings: PlanSettings, *, fallback: bool = True) -> bool:
+    """A hard-run day only as the fallback, and only when the runner turned hard days hard on."""
     if forbidden(day, runs, settings) or before_key(day, runs):
         return False
-    return not hard_day(day, runs) or settings.hard_days_hard or fallback
+    return not hard_day(day, runs) or (settings.hard_days_hard and fallback)
 
 
 def light_allowed(day: date, runs: Sequence[DayRun], settings: PlanSettings) -> bool:
@@ -133,8 +134,8 @@ def check_session_rules(session: StrengthSession, runs: Sequence[DayRun], settin
     assert not forbidden(day, runs, settings), f"session on a forbidden day {day}: {session.why}"
     if session.kind == "full":
         assert full_allowed(day, runs, settings), f"full session not allowed on {day}: {session.why}"
-        if hard_day(day, runs) and not settings.hard_days_hard:
-            assert "(hard days hard)" in session.why, session.why
+        if hard_day(day, runs):
+            assert settings.hard_days_hard and "(hard days hard)" in session.why, session.why
     else:
         assert light_allowed(day, runs, settings), f"light session not allowed on {day}: {session.why}"
     earliest = earliest_start(day, runs, settings)

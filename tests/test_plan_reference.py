@@ -58,22 +58,27 @@ INTERVALS_TEMPO_LONG = [
 
 def test_intervals_tuesday_tempo_thursday_long_sunday() -> None:
     # Mon is the day before the intervals, Wed before the tempo, Sat before the long run; Tue, Thu
-    # and Sun are key days. Only Friday is a rest, cross-training or easy day that is legal; the
-    # second session goes after Tuesday's intervals (hard days hard, 07:30 + 4 h), the day after
-    # being no key day. (Before: a short core session on Monday, the day before the intervals; the
-    # runner's rule forbids that now, and it is kept only as an opt-in.)
+    # and Sun are key days. Only Friday is legal: one session, and the week says why and what the
+    # runner could turn on. (Before: a short core session on Monday, the day before the intervals;
+    # the runner's rule forbids that now, and it is kept only as an opt-in.)
     result = week(INTERVALS_TEMPO_LONG, PlanSettings(zone=ZONE))
-    assert placed(result) == {TUE: ("11:30", "full"), FRI: ("18:30", "full")}
-    assert "(hard days hard)" in result.sessions[0].why
-    assert "after a hard run the same day" in result.week_notes[MONDAY]
+    assert placed(result) == {FRI: ("18:30", "full")}
+    assert "Only 1 session(s) fit this week" in result.week_notes[MONDAY]
+    assert "planner.hard_days_hard = true" in result.week_notes[MONDAY]
     assert result.notes[MONDAY] == "the day before a hard run (Intervals 6x800, from your training plan)"
     assert (
         result.notes[MONDAY + timedelta(days=THU)] == "hard-run day (Tempo 20 min, from your training plan)"
     )
-    # Thursday cannot take it: Friday's session would be the next day. With the opt-in, Monday's
-    # short core session comes back in place of Tuesday's.
+    # With hard days hard on, the second goes after Tuesday's intervals (07:30 + 4 h), Wednesday
+    # being no key day; Thursday cannot take it, Friday's session being the next day.
+    hard_days = week(INTERVALS_TEMPO_LONG, PlanSettings(zone=ZONE, hard_days_hard=True))
+    assert placed(hard_days) == {TUE: ("11:30", "full"), FRI: ("18:30", "full")}
+    assert "(hard days hard)" in hard_days.sessions[0].why
+    assert "after a hard run the same day" in hard_days.week_notes[MONDAY]
+    # With the explicit opt-in, the short core session on Monday comes back.
     opted = week(INTERVALS_TEMPO_LONG, PlanSettings(zone=ZONE, light_day_before=True))
-    assert placed(opted) == {TUE: ("11:30", "full"), FRI: ("18:30", "full")}
+    assert placed(opted) == {MON: ("18:30", "light"), FRI: ("18:30", "full")}
+    assert "you opted in" in opted.week_notes[MONDAY]
     assert result.notes[MONDAY + timedelta(days=WED)] == (
         "the day before a hard run (Tempo 20 min, from your training plan)"
     )
@@ -95,7 +100,7 @@ def test_same_week_in_hard_days_hard_mode() -> None:
     result = week(runs, settings)
     assert placed(result) == {TUE: ("13:30", "full"), FRI: ("12:00", "full")}
     assert "hard days hard" in result.sessions[0].why
-    assert not result.week_notes
+    assert "after a hard run the same day" in result.week_notes[MONDAY]
 
 
 def test_three_run_week_with_an_evening_easy_run() -> None:
