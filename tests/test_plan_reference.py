@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from plan_rules import HEAVY_NAMES
 
-from runstrong_sync.domain import Label, SessionStatus
+from runstrong_sync.domain import Label, SessionStatus, StrengthSession
 from runstrong_sync.exercises import GROUPS
 from runstrong_sync.plan import DayRun, PlanResult, PlanSettings, Race, plan
 
@@ -356,3 +356,70 @@ def test_one_pattern_per_session_and_doses_fit_the_equipment() -> None:
                     assert e.reps is None or e.reps >= 8 or e.group == "plyometrics", (e.name, e.dose)
                 if experience == "experienced":
                     assert "Glute bridge" not in {e.name for e in session.exercises}
+
+
+def test_a_missed_session_moves_to_the_next_legal_day_or_is_dropped() -> None:
+    # Easy Mon/Wed, long Sun, two sessions a week. The first one is missed (no strength recorded).
+    runs = [run(MON, Label.EASY, time(7, 0)), run(WED, Label.EASY, time(7, 0)), run(SUN, Label.LONG)]
+    settings = PlanSettings(zone=ZONE, max_sessions=2)
+    first = week(runs, settings)
+    days = sorted(s.start.weekday() for s in first.sessions)
+    missed = first.sessions[0]
+    assert days[0] in (MON, TUE)
+    # Next morning after it, nothing recorded: it moves to the next legal day, same UID.
+    later = datetime.combine(missed.start.date() + timedelta(days=1), time(5, 0), tzinfo=ZONE)
+    again = plan(
+        now=later, runs=runs, strength_days=[], previous=first.sessions, settings=settings, horizon_days=7
+    )
+    moved = next(s for s in again.sessions if s.uid == missed.uid)
+    assert moved.start > later and moved.status is SessionStatus.PLANNED
+    assert f"Moved from {missed.start:%A} {missed.start.date().isoformat()}: missed." in moved.why
+    assert moved.sequence == missed.sequence + 1
+    assert "moved to a later day" in again.week_notes[MONDAY]
+    # Saturday morning, the week's sessions all missed: no legal day left (Saturday is the day
+    # before the long run), so they stay missed and the week says so; SEQUENCE does not rise.
+    saturday = datetime(2026, 12, 12, 8, 0, tzinfo=ZONE)
+    late = plan(
+        now=saturday, runs=runs, strength_days=[], previous=again.sessions, settings=settings, horizon_days=7
+    )
+    this_week = [s for s in late.sessions if s.start.date() < date(2026, 12, 14)]
+    assert {s.status for s in this_week} == {SessionStatus.MISSED}
+    assert "no legal day is left this week" in late.week_notes[MONDAY]
+    before = {s.uid: s for s in again.sessions}
+    for session in this_week:
+        old = before[session.uid]
+        if old.start == session.start:
+            assert session.sequence == old.sequence  # time passing alone is no change
+
+
+def test_nights_without_new_data_move_nothing() -> None:
+    # A steady runner runs exactly as expected and does every session: night after night the plan
+    # (also the weeks that come into view at the window's edge) keeps every session where it was.
+    template = [
+        (TUE, Label.HARD, time(7, 30)),
+        (WED, Label.EASY, time(7, 0)),
+        (FRI, Label.EASY, time(18, 0)),
+        (SUN, Label.LONG, time(10, 0)),
+    ]
+    days = [MONDAY + timedelta(weeks=w, days=d) for w in range(4) for d, _, _ in template]
+    labels = {
+        MONDAY + timedelta(weeks=w, days=d): (label, end) for w in range(4) for d, label, end in template
+    }
+    settings = PlanSettings(zone=ZONE, experience="experienced")
+    previous: list[StrengthSession] = []
+    seen: dict[str, datetime] = {}
+    for night in range(14):
+        now = datetime.combine(MONDAY + timedelta(days=night), time(3, 30), tzinfo=ZONE)
+        today = now.date()
+        runs = [
+            DayRun(d, labels[d][0], hard=labels[d][0] is Label.HARD, end=labels[d][1], expected=d >= today)
+            for d in days
+        ]
+        done = sorted({s.start.date() for s in previous if s.start < now})
+        result = plan(now=now, runs=runs, strength_days=done, previous=previous, settings=settings)
+        for session in result.sessions:
+            if session.uid in seen:
+                assert session.start == seen[session.uid], (night, session.uid, session.why)
+            seen[session.uid] = session.start
+        previous = result.sessions
+    assert len(seen) >= 4
