@@ -19,7 +19,8 @@ def _state(data: Path) -> tuple[bytes, list[tuple[object, ...]], str]:
     feed = (data / "runstrong.ics").read_bytes()
     with sqlite3.connect(data / "runstrong.sqlite") as db:
         sessions = db.execute(
-            "select uid, start_utc, sequence, status, why, changed_at, removed from strength_sessions order by uid"
+            "select uid, start_utc, sequence, status, why, changed_at, removed"
+            " from strength_sessions order by uid"
         ).fetchall()
         state = db.execute("select key, value_json from state order by key").fetchall()
     return feed, sessions, hashlib.sha256(repr(state).encode()).hexdigest()
