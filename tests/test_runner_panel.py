@@ -4,11 +4,12 @@ after a race, and plans that stay put when nothing new arrives."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
-from panel import Lived, WeekReport, run_panel, runners
+from panel import Lived, WeekReport, live, run_panel, runners
 
 KINDS = {
     "evening",
@@ -98,3 +99,15 @@ def test_sessions_follow_when_the_runner_runs(panel: tuple[list[WeekReport], dic
     # The early runner's session on an easy-run day follows the run, not the evening.
     early = [s for s in lives["early"].done if s.start.weekday() in (0, 2, 4)]
     assert all(s.start.time() < time(12, 0) for s in early)
+
+
+def test_a_race_found_in_the_data_alone_starts_the_recovery(tmp_path: Path) -> None:
+    # The same marathon without `planner.races`: the run itself (a race effort) is the race.
+    runner = next(r for r in runners() if r.key == "marathon-race")
+    unannounced = replace(runner, data={**runner.data, "races": []})
+    lived, db, _, _ = live(unannounced, tmp_path)
+    db.dispose()
+    race = date(2026, 11, 8)
+    done = [s.start.date() for s in lived.done]
+    assert not [d for d in done if race <= d <= race + timedelta(days=14)], done
+    assert "Race recovery" in lived.week_notes[date(2026, 11, 9).isoformat()]
