@@ -713,6 +713,7 @@ class _WeekPlan:
     full: list[date] = field(default_factory=list)
     light: list[date] = field(default_factory=list)
     notes: list[WeekNote] = field(default_factory=list)
+    short: bool = False  # the week holds fewer sessions than it wanted
 
 
 class _Planner:
@@ -851,7 +852,7 @@ class _Planner:
             choice.notes.append(
                 WeekNote(WeekNoteKind.MISSED_MOVED, f"Missed on {names}: moved to a later day.")
             )
-        if dropped:
+        if dropped and choice.short:
             names = ", ".join(WEEKDAY_NAMES[self.local_day(s).weekday()] for s in dropped)
             choice.notes.append(
                 WeekNote(
@@ -899,6 +900,7 @@ class _Planner:
                     )
                 )
         total = have + len(choice.full) + len(choice.light)
+        choice.short = total < target
         if total < wanted and monday + timedelta(days=6) >= self.today:
             choice.notes.append(WeekNote(WeekNoteKind.FEWER, self._fewer_text(total, days)))
         return choice
