@@ -126,14 +126,18 @@ class RaceConfig(Section):
     date: date
     name: str = "Race"
     priority: Literal["A", "B", "C"] = "A"
+    distance_km: Annotated[float, Field(gt=0, le=500)] | None = None  # recovery after it; else from the name
 
 
 class PlannerConfig(Section):
     min_sessions: Annotated[int, Field(ge=0, le=4)] = 2
     max_sessions: Annotated[int, Field(ge=1, le=4)] = 3
     min_hours_between: Annotated[int, Field(ge=24, le=96)] = 48
-    gap_after_run_hours: Annotated[float, Field(ge=0, le=12)] = 6.0
+    gap_after_run_hours: Annotated[float, Field(ge=0, le=12)] = 0.0  # 0: right after the run
     hard_days_hard: bool = False
+    hard_day_right_after: bool = False  # on a hard-run day, strength right after the run (not 4 h later)
+    light_day_before: bool = False  # opt-in: a short core session the day before a hard/long run
+    latest_start: time | Literal["auto"] = "auto"  # auto: learned from when you run (21:00 at the earliest)
     stable_hours: Annotated[int, Field(ge=0, le=168)] = 48
     history_weeks: Annotated[int, Field(ge=2, le=12)] = 6
     upcoming_runs_ics: str | None = None  # file path or URL of a training plan's ICS feed

@@ -104,11 +104,21 @@ TEMPLATE = """\
 # max_sessions = 3
 # Hours between two strength sessions (the same muscles need 48 h).
 # min_hours_between = 48
-# On an easy-run day, start strength at least this many hours after the run ends.
-# gap_after_run_hours = 6.0
-# "Hard days hard": allow a session on a hard-run day, at least 4 h (or gap_after_run_hours, if
-# longer) after the run.
+# On an easy-run day strength goes right after the run (0: the run is the warm-up). Set 6 for the
+# ~6 h separation that suits the lift's quality, if your day allows it.
+# gap_after_run_hours = 0.0
+# "Hard days hard": when rest, cross-training and easy days cannot hold min_sessions, a session may
+# go on a hard-run day, at least 4 h (or gap_after_run_hours, if longer) after the run, never when
+# the next day is a hard run, a long run or a race. Off (the default): never on a hard-run day.
 # hard_days_hard = false
+# On a hard-run day, strength right after the run instead of at least 4 h later.
+# hard_day_right_after = false
+# Opt-in: when a week has too few legal days, a short core-and-hip session on the day before a
+# hard or long run. Off by default: never before hard workouts or long runs.
+# light_day_before = false
+# The latest a session may start, as a time (21:30:00), or "auto": learned from when you run (an
+# evening runner lifts after the evening run), never earlier than 21:00.
+# latest_start = "auto"
 # Sessions starting within this many hours stay put unless a rule would break (calendars refresh slowly).
 # stable_hours = 48
 # Weeks of history used to learn your weekly pattern (long run on Sundays, intervals on Tuesdays...).
@@ -117,7 +127,9 @@ TEMPLATE = """\
 # are read by their titles (intervals, tempo, long run, easy...). Unset: your usual week is used.
 # upcoming_runs_ics = "https://example.org/my-plan.ics"  # example
 # Races: A races drop heavy leg work in the last two weeks; all priorities reduce strength volume.
-# races = [{ date = 2027-04-25, name = "Spring marathon", priority = "A" }]  # example
+# After a race no strength for 3 (5 K) to 14 (marathon) days by distance_km (or the name), then a
+# short first week back without plyometrics or heavy leg work.
+# races = [{ date = 2027-04-25, name = "Spring marathon", priority = "A", distance_km = 42.2 }]  # example
 
 [feed]
 # Where `sync` and `feed` write the calendar (default: <data_dir>/runstrong.ics).

@@ -6,14 +6,18 @@ Doses follow the project's training rules (docs: training-rules.md, part b):
 Weeks run in 4-week blocks: three loading weeks that progress (more sets, then fewer and heavier
 reps or a harder variant) and a fourth, lighter week (a third to a half fewer sets, same load).
 Every full session trains all five groups (core, glutes, hamstrings, quads, calves) with at least
-one single-leg exercise, plus one extra exercise for the session's emphasis. Pure.
+one single-leg exercise, plus one extra exercise for the session's emphasis; no movement pattern
+twice. Across blocks: more sets, then harder variants, then load. Doses follow the equipment: an
+unloaded move never gets a heavy-strength rep range. A beginner's first weeks teach the movements
+(fewer sets, the cue in front); a short session (after a race or a break) is bodyweight, one set,
+no plyometrics or heavy leg work. Durations are warm-up + sets x (work + rest). Pure.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from runstrong_sync.domain import Exercise
 
@@ -24,8 +28,10 @@ EQUIPMENT_ORDER = ("bodyweight", "bands", "dumbbells", "kettlebells")
 BEGINNER_EQUIPMENT = ("bodyweight", "bands")  # form first: no external load for new lifters
 DELOAD_WEEK = 3  # the fourth week of every block is lighter
 WARM_UP_MIN = 5.0
-CHANGEOVER_S = 45  # setting up the next exercise
 SECONDS_PER_REP = 3.0
+UNLOADED = frozenset({"bodyweight", "bands"})
+FORM_REPS = 10
+MAX_SETS = 4
 FULL_MINUTES = (25, 40)
 LIGHT_MINUTES = (10, 20)
 
@@ -41,6 +47,7 @@ class Movement:
     heavy: bool = False  # loads the legs heavily: dropped in the last two weeks before an A race
     harder: str = ""  # the bodyweight progression used in the third loading week
     plyometric: bool = False
+    pattern: str = ""  # hinge, bridge, split stance...: once per session
 
 
 LIBRARY: tuple[Movement, ...] = (
@@ -51,6 +58,7 @@ LIBRARY: tuple[Movement, ...] = (
         "Straight line from head to heels; squeeze glutes, breathe.",
         hold=True,
         harder="Plank with alternating leg lift",
+        pattern="plank",
     ),
     Movement(
         "Dead bug",
@@ -58,6 +66,7 @@ LIBRARY: tuple[Movement, ...] = (
         {"bodyweight": "Dead bug", "bands": "Banded dead bug", "dumbbells": "Dead bug holding a dumbbell"},
         "Lower back stays pressed to the floor as the opposite arm and leg reach.",
         harder="Dead bug with 3-s reach",
+        pattern="anti_extension",
     ),
     Movement(
         "Russian twist",
@@ -69,6 +78,7 @@ LIBRARY: tuple[Movement, ...] = (
         },
         "Rotate from the ribs, not the arms; keep the chest tall.",
         harder="Russian twist, feet off the floor",
+        pattern="rotation",
     ),
     Movement(
         "Side plank",
@@ -77,6 +87,7 @@ LIBRARY: tuple[Movement, ...] = (
         "Hips high, body in one line; hold steady.",
         hold=True,
         harder="Side plank with top-leg lift",
+        pattern="lateral_plank",
     ),
     Movement(
         "Hip thrust",
@@ -90,6 +101,7 @@ LIBRARY: tuple[Movement, ...] = (
         "Drive through the heels, ribs down, pause one second at the top.",
         heavy=True,
         harder="Hip thrust, shoulders on a bench, 3-s lowering",
+        pattern="bridge",
     ),
     Movement(
         "Single-leg bridge",
@@ -98,6 +110,7 @@ LIBRARY: tuple[Movement, ...] = (
         "Keep the pelvis level; the working heel pushes, the other knee stays high.",
         single_leg=True,
         harder="Single-leg hip thrust, shoulders on a bench",
+        pattern="bridge",
     ),
     Movement(
         "Clamshell",
@@ -106,6 +119,7 @@ LIBRARY: tuple[Movement, ...] = (
         "Heels together, open the knee without rolling the hips back.",
         single_leg=True,
         harder="Side-lying clamshell with 2-s pause",
+        pattern="abduction",
     ),
     Movement(
         "Romanian deadlift",
@@ -119,6 +133,7 @@ LIBRARY: tuple[Movement, ...] = (
         "Hinge at the hips with a flat back; feel the hamstrings stretch, knees soft.",
         heavy=True,
         harder="Single-leg hip hinge, 3-s lowering",
+        pattern="hinge",
     ),
     Movement(
         "Single-leg deadlift",
@@ -131,6 +146,15 @@ LIBRARY: tuple[Movement, ...] = (
         "Hips square to the floor; reach back with the free leg.",
         single_leg=True,
         harder="Single-leg deadlift, 3-s lowering",
+        pattern="hinge",
+    ),
+    Movement(
+        "Hamstring curl",
+        "hamstrings",
+        {"bodyweight": "Sliding hamstring curl", "bands": "Banded hamstring curl"},
+        "Hips up in a bridge; pull the heels in slowly, lower over 3 s.",
+        harder="Single-leg sliding hamstring curl",
+        pattern="knee_flexion",
     ),
     Movement(
         "Split squat",
@@ -144,6 +168,7 @@ LIBRARY: tuple[Movement, ...] = (
         single_leg=True,
         heavy=True,
         harder="Rear-foot-elevated split squat",
+        pattern="split_stance",
     ),
     Movement(
         "Step-up",
@@ -152,6 +177,7 @@ LIBRARY: tuple[Movement, ...] = (
         "Push through the whole front foot; don't spring off the back leg.",
         single_leg=True,
         harder="High step-up, 3-s lowering",
+        pattern="step",
     ),
     Movement(
         "Reverse lunge",
@@ -164,6 +190,7 @@ LIBRARY: tuple[Movement, ...] = (
         "Step back softly; torso tall; front shin near vertical.",
         single_leg=True,
         harder="Deficit reverse lunge",
+        pattern="split_stance",
     ),
     Movement(
         "Calf raise",
@@ -176,6 +203,7 @@ LIBRARY: tuple[Movement, ...] = (
         "Full range: heel below the step, rise high, 3 s down.",
         single_leg=True,
         harder="Bent-knee single-leg calf raise (soleus)",
+        pattern="calf_raise",
     ),
     Movement(
         "Eccentric heel drop",
@@ -184,6 +212,7 @@ LIBRARY: tuple[Movement, ...] = (
         "Rise on two feet, lower on one over 3 s; bent knee trains the soleus.",
         single_leg=True,
         harder="Eccentric heel drop with a loaded backpack",
+        pattern="heel_drop",
     ),
     Movement(
         "Pogo hops",
@@ -191,6 +220,7 @@ LIBRARY: tuple[Movement, ...] = (
         {"bodyweight": "Pogo hops"},
         "Stiff ankles, quick contacts, land quietly on the balls of the feet.",
         plyometric=True,
+        pattern="hop",
     ),
     Movement(
         "A-skips",
@@ -198,6 +228,7 @@ LIBRARY: tuple[Movement, ...] = (
         {"bodyweight": "A-skips"},
         "Knee up, foot strikes under the hip; rhythm over height.",
         plyometric=True,
+        pattern="skip",
     ),
     Movement(
         "Bounds",
@@ -206,6 +237,7 @@ LIBRARY: tuple[Movement, ...] = (
         "Drive off the back foot, land under the body, stay tall.",
         plyometric=True,
         heavy=True,
+        pattern="bound",
     ),
 )
 
@@ -218,9 +250,24 @@ class Dose:
     rest_s: int
 
 
-def week_in_block(monday_ordinal: int) -> int:
-    """0, 1, 2 loading, 3 lighter; counted from a fixed Monday so the year's end changes nothing."""
-    return (monday_ordinal // 7) % 4
+@dataclass(frozen=True, slots=True)
+class Content:
+    """What shapes one session's content besides its emphasis."""
+
+    experience: str = "beginner"
+    equipment: tuple[str, ...] = ("bodyweight",)
+    week_in_block: int = 0  # 0-2 loading, 3 lighter
+    level: int = 0  # blocks completed since the runner's first planned week
+    light: bool = False
+    taper_factor: float = 1.0
+    drop_heavy: bool = False
+    short: bool = False  # the first sessions back after a race or a break, or maintenance
+    form: bool = False  # a beginner's first weeks: learn the movements
+
+
+def week_in_block(monday_ordinal: int, anchor_ordinal: int = 0) -> int:
+    """0, 1, 2 loading, 3 lighter; counted from the runner's first planned Monday."""
+    return ((monday_ordinal - anchor_ordinal) // 7) % 4
 
 
 def dose_for(
@@ -258,49 +305,77 @@ def best_equipment(owned: Sequence[str], movement: Movement) -> str:
     return "bodyweight" if "bodyweight" in movement.variants else next(iter(movement.variants))
 
 
-def _exercise(
-    movement: Movement,
-    *,
-    experience: str,
-    equipment: Sequence[str],
-    week: int,
-    light: bool,
-    taper_factor: float,
-    drop_heavy: bool,
-    extra_set: bool = False,
-) -> Exercise:
-    owned = [e for e in equipment if experience == "experienced" or e in BEGINNER_EQUIPMENT]
-    used = best_equipment(owned or ("bodyweight",), movement)
-    name = movement.variants[used]
-    # Without weights the third loading week progresses by a harder variant instead of more load.
-    if movement.harder and week == 2 and used in BEGINNER_EQUIPMENT and not light:
-        name = movement.harder
-    heavy = movement.heavy and not drop_heavy
+def _owned(content: Content) -> list[str]:
+    if content.short:
+        return ["bodyweight"]
+    return [e for e in content.equipment if content.experience == "experienced" or e in BEGINNER_EQUIPMENT]
+
+
+def _variant(movement: Movement, used: str, content: Content) -> str:
+    """The variant's name: harder variants progress unloaded moves (the third loading week, from
+    the third block on, and always for an experienced runner without weights)."""
+    if not movement.harder or used not in UNLOADED or content.light or content.form or content.short:
+        return movement.variants[used]
+    week = content.week_in_block % 4
+    if content.experience == "experienced":
+        return movement.harder
+    if week != DELOAD_WEEK and (week == 2 or content.level >= 2):
+        return movement.harder
+    return movement.variants[used]
+
+
+def _sets(dose: Dose, content: Content, extra_set: bool) -> int:
+    week = content.week_in_block % 4
+    sets = dose.sets
+    if content.form or content.short:
+        return min(sets, 1 if content.short else 2)
+    growing = week != DELOAD_WEEK and content.taper_factor >= 1 and not content.light
+    if growing and content.level >= 1:
+        sets = min(MAX_SETS, sets + 1)  # the second block on: one more set
+    if extra_set and growing:
+        sets = min(MAX_SETS, sets + 1)
+    return sets
+
+
+def make_exercise(movement: Movement, content: Content, *, extra_set: bool = False) -> Exercise:
+    used = best_equipment(_owned(content) or ("bodyweight",), movement)
+    name = _variant(movement, used, content)
+    # Without a load, heavy-strength rep ranges make no sense: unloaded moves keep 10-15 reps.
+    heavy = movement.heavy and not content.drop_heavy and used not in UNLOADED
     dose = dose_for(
-        experience,
-        week,
+        content.experience,
+        content.week_in_block,
         heavy=heavy,
         plyometric=movement.plyometric,
-        light=light,
-        taper_factor=taper_factor,
+        light=content.light,
+        taper_factor=0.5 if content.short else content.taper_factor,
     )
-    sets = dose.sets + (1 if extra_set and week != DELOAD_WEEK and taper_factor >= 1 else 0)
+    reps = FORM_REPS if content.form and not movement.plyometric else dose.reps
     return Exercise(
         name=name,
         group=movement.group,
-        sets=sets,
-        reps=None if movement.hold else dose.reps,
+        sets=_sets(dose, content, extra_set),
+        reps=None if movement.hold else reps,
         hold_s=dose.hold_s if movement.hold else None,
         rest_s=dose.rest_s,
         equipment=used,
         cue=movement.cue,
-        per_side=movement.single_leg,
+        per_side=movement.single_leg or name.lower().startswith("single-leg"),
     )
 
 
 def _options(group: str, drop_heavy: bool) -> list[Movement]:
     every = [m for m in LIBRARY if m.group == group]
     return [m for m in every if not (drop_heavy and m.heavy)] or every
+
+
+def _pick(options: Sequence[Movement], rotation: int, patterns: set[str]) -> Movement | None:
+    fresh = [m for m in options if m.pattern not in patterns]
+    if not fresh:
+        return None
+    movement = fresh[rotation % len(fresh)]
+    patterns.add(movement.pattern)
+    return movement
 
 
 @functools.lru_cache(maxsize=4096)
@@ -314,52 +389,69 @@ def build_exercises(
     light: bool = False,
     taper_factor: float = 1.0,
     drop_heavy: bool = False,
+    level: int = 0,
+    short: bool = False,
+    form: bool = False,
 ) -> tuple[Exercise, ...]:
     """A full session: one movement per group, one more for the first emphasis group, an extra set
     for the second, plyometrics for experienced runners; a light one: planks, dead bugs, clamshells.
-    The movement chosen for each group rotates with ``rotation``."""
-    week = week_in_block % 4
-    make = functools.partial(
-        _exercise,
+    The movement chosen for each group rotates with ``rotation``; no pattern twice."""
+    content = Content(
         experience=experience,
         equipment=equipment,
-        week=week,
+        week_in_block=week_in_block % 4,
+        level=level,
         light=light,
         taper_factor=taper_factor,
-        drop_heavy=drop_heavy,
+        drop_heavy=drop_heavy or short,
+        short=short,
+        form=form,
     )
-    if light:
+    return build_session(emphasis, rotation, content)
+
+
+def build_session(emphasis: tuple[str, ...], rotation: int, content: Content) -> tuple[Exercise, ...]:
+    if content.light:
         names = ("Plank", "Dead bug", "Clamshell")
-        return tuple(make(m) for n in names for m in LIBRARY if m.name == n)
+        return tuple(make_exercise(m, content) for n in names for m in LIBRARY if m.name == n)
+    drop = content.drop_heavy
+    patterns: set[str] = set()
     chosen: list[Exercise] = []
-    used_names: set[str] = set()
     for group in GROUPS:
-        options = _options(group, drop_heavy)
+        options = _options(group, drop)
         if group == "quads":  # single-leg work in every session
             options = [m for m in options if m.single_leg] or options
-        movement = options[rotation % len(options)]
-        used_names.add(movement.name)
-        second = len(emphasis) > 1 and group == emphasis[1]
-        chosen.append(make(movement, extra_set=second))
-    if emphasis:
-        options = [m for m in _options(emphasis[0], drop_heavy) if m.name not in used_names]
-        if options:
-            movement = options[rotation % len(options)]
-            used_names.add(movement.name)
-            chosen.append(make(movement))
+        movement = _pick(options, rotation, patterns)
+        if movement is not None:
+            second = len(emphasis) > 1 and group == emphasis[1]
+            chosen.append(make_exercise(movement, content, extra_set=second))
+    if content.short:
+        return tuple(chosen)
+    for group in emphasis[:1]:
+        movement = _pick(_options(group, drop), rotation, patterns)
+        if movement is not None:
+            chosen.append(make_exercise(movement, content))
     # A session too short to be worth the changeover gets one more movement (never in a taper).
     for group in (*emphasis[1:], *GROUPS):
-        if session_minutes(chosen) >= FULL_MINUTES[0] or taper_factor < 1:
+        if session_minutes(chosen) >= FULL_MINUTES[0] or content.taper_factor < 1:
             break
-        options = [m for m in _options(group, drop_heavy) if m.name not in used_names]
-        if options:
-            movement = options[rotation % len(options)]
-            used_names.add(movement.name)
-            chosen.append(make(movement))
-    if experience == "experienced" and not drop_heavy and taper_factor >= 1:
+        movement = _pick(_options(group, drop), rotation, patterns)
+        if movement is not None:
+            chosen.append(make_exercise(movement, content))
+    if _plyometrics(content):
         plyos = _options("plyometrics", drop_heavy=False)
-        chosen.insert(0, make(plyos[rotation % len(plyos)]))
+        chosen.insert(0, make_exercise(plyos[rotation % len(plyos)], content))
     return _fit(tuple(chosen), FULL_MINUTES[1])
+
+
+def _plyometrics(content: Content) -> bool:
+    return (
+        content.experience == "experienced"
+        and not content.drop_heavy
+        and content.taper_factor >= 1
+        and not content.short
+        and not content.form
+    )
 
 
 def _fit(exercises: tuple[Exercise, ...], limit: int) -> tuple[Exercise, ...]:
@@ -369,28 +461,18 @@ def _fit(exercises: tuple[Exercise, ...], limit: int) -> tuple[Exercise, ...]:
         index = max(range(len(current)), key=lambda i: (current[i].sets, _exercise_seconds(current[i]), -i))
         if current[index].sets <= 1:
             break
-        item = current[index]
-        current[index] = Exercise(
-            name=item.name,
-            group=item.group,
-            sets=item.sets - 1,
-            reps=item.reps,
-            hold_s=item.hold_s,
-            rest_s=item.rest_s,
-            equipment=item.equipment,
-            cue=item.cue,
-            per_side=item.per_side,
-        )
+        current[index] = replace(current[index], sets=current[index].sets - 1)
     return tuple(current)
 
 
 def _exercise_seconds(exercise: Exercise) -> float:
+    """Sets x (work + rest); single-leg work counts both sides."""
     per_set = exercise.hold_s or (exercise.reps or 10) * SECONDS_PER_REP
     per_set *= 2 if exercise.per_side else 1
-    return exercise.sets * per_set + max(0, exercise.sets - 1) * exercise.rest_s + CHANGEOVER_S
+    return exercise.sets * (per_set + exercise.rest_s)
 
 
 def session_minutes(exercises: Sequence[Exercise]) -> int:
-    """Warm-up, work, rests between sets and changeovers, rounded up to whole minutes."""
+    """Warm-up plus sets x (work + rest) of every exercise, rounded up to whole minutes."""
     seconds = WARM_UP_MIN * 60 + sum(_exercise_seconds(e) for e in exercises)
     return int(-(-seconds // 60))

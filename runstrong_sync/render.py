@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from runstrong_sync.domain import Label, LabelledActivity, StrengthSession
+from runstrong_sync.plan import FORM_MARKER
 
 LABEL_STYLES = {Label.EASY: "green", Label.HARD: "bold red", Label.LONG: "bold blue", Label.OTHER: "dim"}
 
@@ -136,6 +137,8 @@ def plan_table(
             cell.append(f" [{session.status.value}]\n")
             for exercise in session.exercises:
                 cell.append(f"  {exercise.name} {exercise.dose}\n")
+                if FORM_MARKER in session.why and exercise.cue:  # learning the movements: the cue
+                    cell.append(f"    {exercise.cue}\n", style="dim")
             cell.append(f"  Why: {session.why}\n", style="italic")
         if not by_day.get(key) and explain and key in notes:
             cell.append(f"No session: {notes[key]}", style="dim")

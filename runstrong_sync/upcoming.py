@@ -18,6 +18,7 @@ from runstrong_sync.errors import RunstrongError
 from runstrong_sync.plan import PlannedEvent
 
 TIMEOUT_S = 20
+PAST_DAYS = 21  # past races in the plan's calendar still set the recovery after them
 MAX_BYTES = 5_000_000
 
 
@@ -93,9 +94,10 @@ def parse(data: bytes, source: str, zone: tzinfo, first: date, last: date) -> li
 
 
 def read_upcoming(
-    source: str, zone: tzinfo, today: date, days: int = 28, http_session: Any = None
+    source: str, zone: tzinfo, today: date, days: int = 28, http_session: Any = None, past_days: int = 0
 ) -> list[PlannedEvent]:
-    return parse(fetch(source, http_session), source, zone, today, today + timedelta(days=days))
+    first = today - timedelta(days=past_days)
+    return parse(fetch(source, http_session), source, zone, first, today + timedelta(days=days))
 
 
 def _events(calendar: Calendar) -> Iterator[Any]:

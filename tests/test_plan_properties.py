@@ -20,8 +20,8 @@ from plan_rules import (
     day_of,
 )
 
-from runstrong_sync.domain import Label, StrengthSession
-from runstrong_sync.plan import DayRun, PlanResult, PlanSettings, Race, plan
+from runstrong_sync.domain import Label, SessionStatus, StrengthSession
+from runstrong_sync.plan import DayRun, PlanResult, PlanSettings, Race, plan, week_start
 
 ZONES = [ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("UTC")]
 BASE = date(2026, 3, 2)  # a Monday; the weeks span the spring clock change in Berlin and New York
@@ -56,7 +56,7 @@ def scenario_from(seed: int) -> Scenario:
         kind = rng.choice(KINDS)
         if kind is None:
             continue
-        end = None if rng.random() < 0.3 else time(rng.randrange(5, 22), rng.choice([0, 15, 30, 45]))
+        end = None if rng.random() < 0.3 else time(rng.randrange(5, 24), rng.choice([0, 15, 30, 45, 59]))
         label = Label.EASY if kind == "uncertain" else kind
         hard = kind in (Label.HARD, "uncertain")
         runs.append(DayRun(day, label, hard=hard, end=end, expected=day >= today, source="plan"))
@@ -64,9 +64,15 @@ def scenario_from(seed: int) -> Scenario:
     done_days = sorted(rng.sample(past_days, rng.randrange(min(3, len(past_days)) + 1)))
     races: tuple[Race, ...] = ()
     if rng.random() < 0.4:
-        race_day = today + timedelta(days=rng.randrange(40))
-        races = (Race(race_day, rng.choice("ABC"), "Test race"),)
+        race_day = today + timedelta(days=rng.randrange(-20, 40))
+        distance = rng.choice([None, 5_000.0, 10_000.0, 21_097.0, 42_195.0])
+        races = (Race(race_day, rng.choice("ABC"), "Test race", distance),)
         runs = [r for r in runs if r.day != race_day] + [DayRun(race_day, Label.HARD, hard=True)]
+    if rng.random() < 0.2:  # a race found in the data or the plan's calendar, not configured
+        race_day = today + timedelta(days=rng.randrange(-20, 20))
+        distance = rng.choice([5_000.0, 10_000.0, 21_097.0, 42_195.0])
+        found = DayRun(race_day, Label.HARD, hard=True, race=True, distance_m=distance)
+        runs = [r for r in runs if r.day != race_day] + [replace(found, expected=race_day >= today)]
     low = rng.randrange(4)
     high = rng.randint(max(1, low), 4)
     available = frozenset(rng.sample(range(7), rng.randint(1, 7)))
@@ -76,8 +82,13 @@ def scenario_from(seed: int) -> Scenario:
         min_sessions=low,
         max_sessions=high,
         min_hours_between=rng.choice([48, 48, 72]),
-        gap_after_run_hours=rng.choice([0.0, 2.0, 6.0]),
-        hard_days_hard=rng.random() < 0.5,
+        gap_after_run_hours=rng.choice([0.0, 0.0, 2.0, 6.0]),
+        hard_days_hard=rng.random() < 0.3,
+        hard_day_right_after=rng.random() < 0.2,
+        light_day_before=rng.random() < 0.2,
+        latest_start=rng.choice([time(21, 0), time(21, 0), time(21, 30), time(22, 30)]),
+        block_anchor=rng.choice([None, monday - timedelta(weeks=rng.randrange(12))]),
+        completed_sessions=rng.choice([0, 0, 20]),
         stable_hours=rng.choice([0, 24, 48]),
         available_days=available,
         strength_time=rng.choice([time(6, 30), time(12, 0), time(18, 30)]),
@@ -122,7 +133,7 @@ def _rules_hold(seed: int) -> None:
     # The rules, the content and the counts, on a plan made from nothing.
     for session in result.sessions:
         check_session_rules(session, s.runs, s.settings)
-        check_content(session, s.settings)
+        check_content(session, s.settings, s.runs)
         assert session.start > s.now
         assert session.sequence == 0
     check_spacing([day_of(x, s.settings) for x in result.sessions], s.done_days, s.settings)
@@ -152,18 +163,27 @@ def _rules_hold(seed: int) -> None:
         old = before.get(session.uid)
         if old is not None:
             assert session.sequence >= old.sequence
-            if old.same_content(session):
+            timed_out = session.status is SessionStatus.MISSED and old.status is SessionStatus.PLANNED
+            if old.same_content(replace(session, status=old.status) if timed_out else session):
+                # Time passing alone (planned -> missed) is no change: SEQUENCE stays.
                 assert session.sequence == old.sequence
             else:
                 assert session.sequence == old.sequence + 1
-            if old.start < later:
-                assert session.start == old.start and session.exercises == old.exercises
+            if old.start < later and session.start != old.start:
+                # A missed session moves to a later legal day of its week, and says so.
+                assert old.end < later and session.start > later, (old.start, session.start)
+                assert week_start(day_of(session, s.settings)) == week_start(day_of(old, s.settings))
+                assert ": missed." in session.why, session.why
+            elif old.start < later:
+                assert session.exercises == old.exercises
                 continue
         if session.start < stable_until and old is not None and session.start != old.start:
             # It moved inside the window: only because its old day broke a rule.
             assert "Moved from" in session.why
         check_session_rules(session, runs, s.settings)
-    check_spacing([day_of(x, s.settings) for x in replanned.sessions], s.done_days, s.settings)
+    # A missed session was not done: it loads nothing, and keeps no other away.
+    kept = [day_of(x, s.settings) for x in replanned.sessions if x.status is not SessionStatus.MISSED]
+    check_spacing(kept, s.done_days, s.settings)
 
 
 def test_rules_hold_over_ten_thousand_generated_weeks() -> None:

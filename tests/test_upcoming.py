@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -177,9 +177,8 @@ def test_errors_name_the_feed_and_what_to_do(feed_url: str, tmp_path: Path) -> N
 
 def test_the_plan_wins_over_the_pattern_on_the_days_it_covers() -> None:
     history = [
-        DayRun(date(2026, 11, 3) + (date(2026, 11, 10) - date(2026, 11, 3)) * k, Label.HARD, hard=True)
-        for k in range(4)
-    ]  # four Tuesdays of intervals
+        DayRun(date(2026, 11, 10) + timedelta(weeks=k), Label.HARD, hard=True) for k in range(4)
+    ]  # four Tuesdays of intervals, the last one last week (a week without runs is a break)
     pattern = predict_runs(history, TODAY, weeks=6)
     assert [(r.day, r.label) for r in pattern] == [
         (date(2026, 12, 8), Label.HARD),

@@ -100,6 +100,7 @@ from runstrong_sync.cli import core  # noqa: E402,F401
 from runstrong_sync.cli import edit  # noqa: E402,F401
 from runstrong_sync.cli import init  # noqa: E402,F401
 from runstrong_sync.cli import ops  # noqa: E402,F401
+from runstrong_sync.cli import pause  # noqa: E402,F401
 from runstrong_sync.cli import serve  # noqa: E402,F401
 from runstrong_sync.cli import watch  # noqa: E402,F401
 from runstrong_sync.cli import week  # noqa: E402,F401

@@ -350,17 +350,25 @@ def activities(ctx: click.Context, as_json: bool, days: int | None) -> int:
     return 0
 
 
-def _print_plan(app: App, athlete: int, today: date, days: int, *, explain: bool) -> None:
-    sessions = [
-        s
-        for s in pipeline.stored_sessions(app.db, athlete)
-        if today <= s.start.date() < today + timedelta(days=days)
-    ]
-    with app.db.transaction() as session:
-        notes = repo.get_state(session, athlete, pipeline.PLAN_NOTES_KEY) or {}
+def _print_plan(
+    app: App,
+    athlete: int,
+    today: date,
+    days: int,
+    *,
+    explain: bool,
+    preview: pipeline.PlanPreview | None = None,
+) -> None:
+    if preview is None:
+        sessions = pipeline.stored_sessions(app.db, athlete)
+        with app.db.transaction() as session:
+            notes = repo.get_state(session, athlete, pipeline.PLAN_NOTES_KEY) or {}
+    else:
+        sessions, notes = preview.sessions, preview.notes
+    shown = [s for s in sessions if today <= s.start.date() < today + timedelta(days=days)]
     app.console.print(
         render.plan_table(
-            sessions,
+            shown,
             notes.get("runs", []),
             notes.get("days", {}),
             today,
@@ -377,20 +385,19 @@ def _print_plan(app: App, athlete: int, today: date, days: int, *, explain: bool
 @click.option("--why", "explain", is_flag=True, help="Explain each day that has no session.")
 @pass_app
 def plan(app: App, days: int, as_json: bool, explain: bool) -> int:
-    """The upcoming strength sessions: date, time, focus, exercises and why that day."""
+    """The upcoming strength sessions: date, time, focus, exercises and why that day.
+
+    A preview: it plans from what is stored and writes nothing (the feed changes only by `sync`,
+    `feed` or the daemon)."""
     now = app.now()
     athlete = app.athlete()
-    pipeline.replan(app.db, athlete, app.config, now)
+    preview = pipeline.preview_plan(app.db, athlete, app.config, now)
     today = now.date()
     if as_json:
-        sessions = [
-            s
-            for s in pipeline.stored_sessions(app.db, athlete)
-            if today <= s.start.date() < today + timedelta(days=days)
-        ]
+        sessions = [s for s in preview.sessions if today <= s.start.date() < today + timedelta(days=days)]
         click.echo(json.dumps([render.session_json(s) for s in sessions], indent=2, ensure_ascii=False))
     else:
-        _print_plan(app, athlete, today, days, explain=explain)
+        _print_plan(app, athlete, today, days, explain=explain, preview=preview)
     return 0
 
 

@@ -9,6 +9,7 @@ from rich.text import Text
 from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.domain import Label
+from runstrong_sync.plan import FORM_MARKER
 from runstrong_sync.render import LABEL_STYLES
 from runstrong_sync.web.loader import load_week_view
 from runstrong_sync.weekview import DayView, WeekView
@@ -34,8 +35,11 @@ def day_cells(day: DayView) -> tuple[Text, Text, Text]:
     for session in day.sessions:
         strength.append(f"[STRENGTH] {session.start:%H:%M} {session.title}", style=SESSION_STYLE)
         strength.append(f" ({session.status.value})\n")
+        learning = FORM_MARKER in session.why
         for exercise in session.exercises:
             strength.append(f"  {exercise.name}: {exercise.dose}\n")
+            if learning and exercise.cue:  # the first weeks teach the movements: cues in front
+                strength.append(f"    {exercise.cue}\n", style="dim")
         strength.append(f"  Why: {session.why}\n", style="italic dim")
     if not day.sessions and day.note:
         strength.append(f"no strength: {day.note}", style="dim")
