@@ -1,0 +1,118 @@
+"""`runstrong-sync garmin auth|status|disconnect`: sign in to Garmin Connect once, look, let go.
+
+The garminconnect library is imported only inside the commands, so `--help` works without the
+`garmin` extra installed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from sqlalchemy import delete
+
+from runstrong_sync.cli import cli
+from runstrong_sync.cli.app import App, pass_app
+from runstrong_sync.errors import RunstrongError
+from runstrong_sync.storage import repo
+from runstrong_sync.storage.models import StateRow
+
+TOKENS_KEY = "garmin.tokens"  # as connectors.garmin_api
+INDEX_KEY = "garmin.index"  # as connectors.garmin
+CURSOR_KEY = "garmin.backfill"
+GARMIN_KEYS = (TOKENS_KEY, INDEX_KEY, CURSOR_KEY)
+
+
+@cli.group()
+def garmin() -> None:
+    """Sign in to Garmin Connect (auth), see the connection (status), or remove it (disconnect)."""
+
+
+@garmin.command()
+@click.option("--email", help="Your Garmin Connect email (asked when not given).")
+@pass_app
+def auth(app: App, email: str | None) -> int:
+    """Sign in to Garmin Connect once; only the sign-in tokens are kept (never the password)."""
+    from connectors import garmin_api
+
+    garmin_api.library()  # a clear message now when the extra is missing
+    email = email or click.prompt("Garmin Connect email")
+    password = click.prompt("Password (not stored)", hide_input=True)
+
+    def ask_code() -> str:
+        return str(click.prompt("Garmin sent you a code (MFA); enter it")).strip()
+
+    click.echo("Signing in to Garmin Connect ...", err=True)
+    tokens, who = garmin_api.sign_in(str(email), password, ask_code)
+    del password
+    stored: dict[str, Any] = {
+        "tokens": tokens,
+        "display_name": who.get("display_name"),
+        "full_name": who.get("full_name"),
+        "connected_at": datetime.now(UTC).isoformat(),
+    }
+    athlete = app.athlete()
+    with app.db.transaction() as session:
+        repo.set_state(session, athlete, garmin_api.TOKENS_KEY, stored, app.now())
+    name = who.get("full_name") or who.get("display_name") or "your account"
+    click.echo(f"Connected to Garmin Connect as {name}.")
+    if not app.config.sources.garmin.enabled:
+        click.echo("Next: set `enabled = true` under [sources.garmin] so `runstrong-sync sync` uses it.")
+    return 0
+
+
+@garmin.command()
+@pass_app
+def status(app: App) -> int:
+    """Whether Garmin Connect is connected, what is known from it, and where a backfill stands."""
+    athlete = app.athlete()
+    with app.db.transaction() as session:
+
+        def get(key: str) -> dict[str, Any]:
+            return repo.get_state(session, athlete, key) or {}
+
+        tokens, index, cursor = get(TOKENS_KEY), get(INDEX_KEY), get(CURSOR_KEY)
+    settings = app.config.sources.garmin
+    lines = [
+        f"Garmin Connect sync: {'enabled' if settings.enabled else 'disabled'}; "
+        f"workouts to the watch: {'on' if settings.push_workouts else 'off'}"
+    ]
+    if tokens.get("tokens"):
+        who = tokens.get("full_name") or tokens.get("display_name") or "?"
+        lines.append(f"Connected as {who} since {tokens.get('connected_at', '?')[:16]}.")
+        if tokens.get("refreshed_at"):
+            lines.append(f"Tokens last refreshed {tokens['refreshed_at'][:16]} (automatically).")
+    else:
+        lines.append("Not connected: run `runstrong-sync garmin auth`.")
+    lines.append(f"Activities known from Garmin Connect: {len(index.get('activities', {}))}")
+    if cursor.get("since"):
+        lines.append(
+            f"A backfill from {cursor['since']} stopped after {cursor.get('start', 0)} activities; "
+            "the next sync goes on from there."
+        )
+    for line in lines:
+        app.console.print(line, highlight=False, markup=False)
+    return 0
+
+
+@garmin.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def disconnect(app: App, yes: bool) -> int:
+    """Forget the Garmin Connect tokens and sync state (activities already imported stay)."""
+    athlete = app.athlete()
+    if not yes:
+        click.confirm("Forget the Garmin Connect sign-in and its sync state?", abort=True)
+    with app.db.transaction() as session:
+        had = bool((repo.get_state(session, athlete, TOKENS_KEY) or {}).get("tokens"))
+        session.execute(delete(StateRow).where(StateRow.athlete_id == athlete, StateRow.key.in_(GARMIN_KEYS)))
+    if not had:
+        raise RunstrongError("Garmin Connect was not connected; nothing to forget.")
+    app.console.print(
+        "Disconnected: the Garmin Connect tokens were deleted here. Activities already imported stay; "
+        "to end the sign-in at Garmin too, sign out of other sessions in Garmin Connect's account settings.",
+        highlight=False,
+        markup=False,
+    )
+    return 0
