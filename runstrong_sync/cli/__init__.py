@@ -16,6 +16,7 @@ from runstrong_sync.errors import ExitStatus, RunstrongError
 LAZY_COMMANDS = {
     "strava": "runstrong_sync.cli.strava",
     "garmin": "runstrong_sync.cli.garmin",
+    "workouts": "runstrong_sync.cli.garmin",
 }
 
 

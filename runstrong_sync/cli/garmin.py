@@ -7,6 +7,7 @@ The garminconnect library is imported only inside the commands, so `--help` work
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -115,4 +116,37 @@ def disconnect(app: App, yes: bool) -> int:
         highlight=False,
         markup=False,
     )
+    return 0
+
+
+@cli.command()
+@click.option(
+    "--fit",
+    "fit_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write FIT workout files to (then copy them to the watch's GARMIN/NewFiles).",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 28),
+    help="Sessions of the next N days (default: the plan's stable window, planner.stable_hours).",
+)
+@pass_app
+def workouts(app: App, fit_dir: Path, days: int | None) -> int:
+    """Write the coming strength sessions as FIT workout files, for a watch without Garmin Connect."""
+    from connectors import garmin_fit, garmin_steps
+    from runstrong_sync import pipeline
+
+    hours = days * 24 if days else app.config.planner.stable_hours
+    sessions = garmin_steps.upcoming(pipeline.stored_sessions(app.db, app.athlete()), app.now(), hours)
+    if not sessions:
+        app.console.print(
+            f"No planned sessions in the next {hours} hours (run `runstrong-sync sync` to plan).",
+            highlight=False,
+            markup=False,
+        )
+        return 0
+    for path in garmin_fit.write_sessions(sessions, fit_dir):
+        app.console.print(str(path), highlight=False, markup=False)
     return 0
