@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
@@ -29,7 +29,9 @@ from connectors.fitreader import FitReadError
 from connectors.formats import format_of, read_activity_file
 from connectors.garmin_api import SOURCE, GarminLink, GarminNotFoundError, GarminUnavailableError
 from runstrong_sync.config import Config
+from runstrong_sync.domain import StrengthSession
 from runstrong_sync.sources import ConnectorContext, Imported, Rejected, SourceEvent
+from runstrong_sync.storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ class GarminConnector:
         self.nightly_page = nightly_page
         self.backfill_page = backfill_page
         self.last_run: RunStats | None = None
+        self.last_push: Any = None
 
     def fetch(self, context: ConnectorContext) -> Iterator[SourceEvent]:
         link = GarminLink(context.load_state, context.save_state)
@@ -110,6 +113,21 @@ class GarminConnector:
             run.save()
             run.stats.requests = link.calls
             run.stats.refreshes = link.refreshes
+
+    def publish_plan(
+        self, context: ConnectorContext, sessions: Sequence[StrengthSession], db: Database, athlete: int
+    ) -> str | None:
+        """Write the stable window's sessions to Garmin Connect (``push_workouts``); a summary, or None."""
+        if not self.settings.push_workouts:
+            return None
+        from connectors import garmin_push
+
+        link = GarminLink(context.load_state, context.save_state)
+        mappings = garmin_push.Mappings(db, athlete, context.now)
+        hours = self.config.planner.stable_hours
+        pushed = garmin_push.Pusher(link, mappings).run(sessions, context.now, hours)
+        self.last_push = pushed
+        return pushed.summary()
 
 
 class _Run:

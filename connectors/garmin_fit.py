@@ -154,7 +154,7 @@ def encode(name: str, steps: list[Step], created: datetime, serial: int) -> byte
 def session_file(session: StrengthSession) -> bytes:
     serial = int.from_bytes(hashlib.sha256(session.uid.encode()).digest()[:4], "little") or 1
     created = session.changed_at or session.start
-    return encode(workout_name(session), steps_for(session), created, serial)
+    return encode(workout_name(session, dated=True), steps_for(session), created, serial)
 
 
 def file_name(session: StrengthSession) -> str:

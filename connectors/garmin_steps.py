@@ -79,9 +79,11 @@ class Step:
     times: int | None = None  # repeat: how many times the group runs in all
 
 
-def workout_name(session: StrengthSession) -> str:
+def workout_name(session: StrengthSession, *, dated: bool) -> str:
+    """ "Strength Tue 24 Nov" for a file on the watch; undated in Garmin's calendar, which shows the day
+    (so a session that moves keeps its workout)."""
     kind = "Core & hips" if session.kind == "light" else "Strength"
-    return f"{kind} {session.start:%a %d %b}"
+    return f"{kind} {session.start:%a %d %b}" if dated else f"{kind} (runstrong-sync)"
 
 
 def description(session: StrengthSession) -> str:

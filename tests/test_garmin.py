@@ -88,7 +88,7 @@ def activity_rows(db: Database, config: Config) -> list[Any]:
 # --- sign-in ---------------------------------------------------------------------------------------
 
 
-def _cli_env(tmp_path: Path, config: Config) -> dict[str, str]:
+def cli_env(tmp_path: Path, config: Config) -> dict[str, str]:
     path = tmp_path / "config.toml"
     path.write_text(
         f'[athlete]\ntime_zone = "Europe/Berlin"\n[database]\nurl = "{config.database_url}"\n'
@@ -107,7 +107,7 @@ def test_auth_stores_only_the_library_tokens(tmp_path: Path, fake: GarminFake, m
         cli,
         ["garmin", "auth", "--email", fake.state.email],
         input=answers,
-        env=_cli_env(tmp_path, config),
+        env=cli_env(tmp_path, config),
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
@@ -123,14 +123,14 @@ def test_auth_stores_only_the_library_tokens(tmp_path: Path, fake: GarminFake, m
     assert fake.state.password.encode() not in everything
     assert fake.state.email.encode() not in everything
 
-    status = CliRunner().invoke(cli, ["garmin", "status"], env=_cli_env(tmp_path, config))
+    status = CliRunner().invoke(cli, ["garmin", "status"], env=cli_env(tmp_path, config))
     assert "Connected as Fake Runner" in status.output
 
 
 def test_a_wrong_password_stores_nothing(tmp_path: Path, fake: GarminFake) -> None:
     config = make_config(tmp_path)
     result = CliRunner().invoke(
-        cli, ["garmin", "auth", "--email", fake.state.email], input="wrong\n", env=_cli_env(tmp_path, config)
+        cli, ["garmin", "auth", "--email", fake.state.email], input="wrong\n", env=cli_env(tmp_path, config)
     )
     assert result.exit_code != 0
     assert "refused the sign-in" in str(result.exception)
@@ -143,7 +143,7 @@ def test_disconnect_forgets_tokens_but_keeps_runs(tmp_path: Path, fake: GarminFa
     db = connect(config, fake)
     add_demo(fake, demo_fit_files()[-2:])
     ingest(db, config)
-    result = CliRunner().invoke(cli, ["garmin", "disconnect", "--yes"], env=_cli_env(tmp_path, config))
+    result = CliRunner().invoke(cli, ["garmin", "disconnect", "--yes"], env=cli_env(tmp_path, config))
     assert result.exit_code == 0, result.output
     assert state(db, config, TOKENS_KEY) == {} and state(db, config, INDEX_KEY) == {}
     assert len(activity_rows(db, config)) == 2

@@ -17,7 +17,7 @@ from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.errors import RunstrongError
 from runstrong_sync.storage import repo
-from runstrong_sync.storage.models import StateRow
+from runstrong_sync.storage.models import GarminWorkoutRow, StateRow
 
 TOKENS_KEY = "garmin.tokens"  # as connectors.garmin_api
 INDEX_KEY = "garmin.index"  # as connectors.garmin
@@ -74,6 +74,9 @@ def status(app: App) -> int:
             return repo.get_state(session, athlete, key) or {}
 
         tokens, index, cursor = get(TOKENS_KEY), get(INDEX_KEY), get(CURSOR_KEY)
+    from connectors import garmin_push
+
+    pushed = garmin_push.mapping_count(app.db, athlete)
     settings = app.config.sources.garmin
     lines = [
         f"Garmin Connect sync: {'enabled' if settings.enabled else 'disabled'}; "
@@ -92,24 +95,52 @@ def status(app: App) -> int:
             f"A backfill from {cursor['since']} stopped after {cursor.get('start', 0)} activities; "
             "the next sync goes on from there."
         )
+    if pushed:
+        lines.append(f"Workouts runstrong-sync keeps in the Garmin Connect calendar: {pushed}")
     for line in lines:
         app.console.print(line, highlight=False, markup=False)
     return 0
+
+
+def _remove_our_workouts(app: App, athlete: int) -> int:
+    """Delete the coming workouts we made in Garmin Connect (best effort); past ones stay there."""
+    from connectors import garmin_api, garmin_push
+    from runstrong_sync import pipeline
+
+    if not garmin_push.mapping_count(app.db, athlete):
+        return 0
+    context = pipeline.make_context(app.db, athlete, app.config, app.now())
+    try:
+        link = garmin_api.GarminLink(context.load_state, context.save_state)
+        mappings = garmin_push.Mappings(app.db, athlete, app.now())
+        return garmin_push.Pusher(link, mappings).run([], app.now(), 0).removed
+    except RunstrongError as err:
+        app.errors.print(
+            f"The workouts runstrong-sync made could not be removed from Garmin Connect ({err.message}); "
+            "delete the ones named 'Strength (runstrong-sync)' there if you want them gone.",
+            highlight=False,
+            markup=False,
+        )
+        return 0
 
 
 @garmin.command()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
 def disconnect(app: App, yes: bool) -> int:
-    """Forget the Garmin Connect tokens and sync state (activities already imported stay)."""
+    """Remove our coming workouts there, forget the tokens and sync state (imported activities stay)."""
     athlete = app.athlete()
     if not yes:
         click.confirm("Forget the Garmin Connect sign-in and its sync state?", abort=True)
+    removed = _remove_our_workouts(app, athlete)
     with app.db.transaction() as session:
+        session.execute(delete(GarminWorkoutRow).where(GarminWorkoutRow.athlete_id == athlete))
         had = bool((repo.get_state(session, athlete, TOKENS_KEY) or {}).get("tokens"))
         session.execute(delete(StateRow).where(StateRow.athlete_id == athlete, StateRow.key.in_(GARMIN_KEYS)))
     if not had:
         raise RunstrongError("Garmin Connect was not connected; nothing to forget.")
+    if removed:
+        app.console.print(f"Removed {removed} coming workouts runstrong-sync had made in Garmin Connect.")
     app.console.print(
         "Disconnected: the Garmin Connect tokens were deleted here. Activities already imported stay; "
         "to end the sign-in at Garmin too, sign out of other sessions in Garmin Connect's account settings.",
