@@ -10,8 +10,10 @@ One run:
     offset is kept in ``garmin.backfill`` after each page, so a stopped backfill resumes there.
 
 State (``state`` table, keys ``garmin.*``): the tokens (garmin_api), the index of known activities
-(id -> start), the backfill cursor. The index advances only after an activity's transaction
-commits: a run killed mid-download downloads that activity again next time, and stores it once.
+(id -> start), the backfill cursor, and the horizon of a nightly scan under way (a scan stopped
+half-way reaches at least as far back next time, so no older activity is skipped). The index
+advances only after an activity's transaction commits: a run killed mid-download downloads that
+activity again next time, and stores it once.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 INDEX_KEY = "garmin.index"
 CURSOR_KEY = "garmin.backfill"
+SCAN_KEY = "garmin.scan"  # the horizon of a nightly scan under way: a stopped one is finished next time
 ACTIVITIES_PATH = "/activitylist-service/activities/search/activities"
 NIGHTLY_PAGE = 20
 BACKFILL_PAGE = 100
@@ -180,6 +183,14 @@ class _Run:
     def recent(self) -> Iterator[SourceEvent]:
         """Newest first, until the lookback horizon: one request when nothing is new."""
         horizon = self.horizon()
+        unfinished = (self.context.load_state(SCAN_KEY) or {}).get("horizon")
+        if isinstance(unfinished, int):
+            horizon = min(horizon, datetime.fromtimestamp(unfinished, UTC))
+        self.context.save_state(SCAN_KEY, {"horizon": int(horizon.timestamp())})
+        yield from self.scan_to(horizon)
+        self.context.save_state(SCAN_KEY, {})
+
+    def scan_to(self, horizon: datetime) -> Iterator[SourceEvent]:
         start = 0
         while True:
             self.context.progress(start, None, "Garmin Connect activity list")

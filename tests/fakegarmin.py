@@ -95,6 +95,8 @@ class State:
     refuse_all: bool = False  # every API call answers 401 and refreshes are refused
     fail_next: list[int] = field(default_factory=list)  # statuses for the next API calls
     download_delay_s: float = 0.0
+    slow_from: int = 0  # downloads served at full speed before the delay applies
+    downloads: int = 0
     calls: Counter[str] = field(default_factory=Counter)  # "METHOD host/path" -> count
     log: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -285,7 +287,10 @@ class _Api(BaseHTTPRequestHandler):
             self._json(404, {"message": "no such activity"})
             return
         data = found[0].original_zip()
-        if self.state.download_delay_s:
+        with self.state.lock:
+            self.state.downloads += 1
+            slow = self.state.download_delay_s and self.state.downloads > self.state.slow_from
+        if slow:
             # Half the file, a pause (a test kills the client here), then the rest.
             self.send_response(200)
             self.send_header("Content-Type", "application/x-zip-compressed")

@@ -22,7 +22,7 @@ from runstrong_sync.storage.models import GarminWorkoutRow, StateRow
 TOKENS_KEY = "garmin.tokens"  # as connectors.garmin_api
 INDEX_KEY = "garmin.index"  # as connectors.garmin
 CURSOR_KEY = "garmin.backfill"
-GARMIN_KEYS = (TOKENS_KEY, INDEX_KEY, CURSOR_KEY)
+GARMIN_KEYS = (TOKENS_KEY, INDEX_KEY, CURSOR_KEY, "garmin.scan")
 
 
 @cli.group()
