@@ -236,6 +236,9 @@ class _Run:
             return
         if key in self.index:
             return
+        if item.get("manualActivity") is True:  # entered by hand: there is no file to download
+            self.remember(key, started)()
+            return
         yield from self.download(key, started, item)
 
     def download(self, key: str, started: datetime, item: dict[str, Any]) -> Iterator[SourceEvent]:

@@ -54,6 +54,7 @@ class Activity:
     name: str = "Morning Run"
     distance_m: float = 10000.0
     duration_s: float = 3000.0
+    manual: bool = False  # entered by hand: no file
 
     def summary(self) -> dict[str, Any]:
         # Shape of /activitylist-service/activities/search/activities items (fixtures/garmin).
@@ -69,7 +70,7 @@ class Activity:
             "movingDuration": self.duration_s,
             "averageHR": 140.0,
             "maxHR": 170.0,
-            "manualActivity": False,
+            "manualActivity": self.manual,
             "hasPolyline": True,
         }
 
@@ -282,7 +283,7 @@ class _Api(BaseHTTPRequestHandler):
         return [a.summary() for a in items[start : start + limit]]
 
     def _download(self, activity_id: str) -> None:
-        found = [a for a in self.state.activities if str(a.activity_id) == activity_id]
+        found = [a for a in self.state.activities if str(a.activity_id) == activity_id and not a.manual]
         if not found:
             self._json(404, {"message": "no such activity"})
             return

@@ -301,3 +301,20 @@ def test_original_download_is_read_from_garmins_zip() -> None:
     assert activity_file(fit)[1] == fit
     with pytest.raises(Exception, match="neither a zip nor a FIT"):
         activity_file(b"<html>maintenance</html>")
+
+
+def test_activities_without_a_file_are_skipped_quietly(tmp_path: Path, fake: GarminFake) -> None:
+    config = make_config(tmp_path)
+    db = connect(config, fake)
+    manual, unmarked, real = add_demo(fake, demo_fit_files()[-3:])
+    manual.manual = True  # listed as entered by hand: not even asked for
+    unmarked.manual = True
+    unmarked_summary = unmarked.summary
+    unmarked.summary = lambda: {**unmarked_summary(), "manualActivity": None}  # type: ignore[method-assign]
+    before = fake.state.api_calls
+    report, connector = ingest(db, config)
+    assert report.created == 1 and not report.rejected
+    assert connector.last_run is not None and connector.last_run.downloads == 2  # the real one, and a 404
+    assert fake.state.api_calls - before == 3
+    assert {e for _, e, _, _ in activity_rows(db, config)} == {str(real.activity_id)}
+    assert len(state(db, config, INDEX_KEY)["activities"]) == 3  # none is tried again
