@@ -34,12 +34,12 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GarminFake
         yield server
 
 
-def make_config(tmp_path: Path, **garmin: Any) -> Config:
+def make_config(tmp_path: Path, url: str | None = None, **garmin: Any) -> Config:
     return Config.model_validate(
         {
             "athlete": {"time_zone": "Europe/Berlin", "threshold_pace": "4:15"},
             "data_dir": str(tmp_path / "data"),
-            "database": {"url": f"sqlite:///{tmp_path / 'runstrong.sqlite'}"},
+            "database": {"url": url or f"sqlite:///{tmp_path / 'runstrong.sqlite'}"},
             "feed": {"path": str(tmp_path / "feed.ics")},
             "sources": {"fit": {"enabled": False}, "garmin": {"enabled": True, **garmin}},
         }

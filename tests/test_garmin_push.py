@@ -32,8 +32,10 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         yield server
 
 
-def planned_db(tmp_path: Path, fake: GarminFake, **garmin: Any) -> tuple[Config, Database, int]:
-    config = make_config(tmp_path, push_workouts=True, **garmin)
+def planned_db(
+    tmp_path: Path, fake: GarminFake, url: str | None = None, **garmin: Any
+) -> tuple[Config, Database, int]:
+    config = make_config(tmp_path, url, push_workouts=True, **garmin)
     db = connect(config, fake)
     athlete = pipeline.athlete_id(db, config, NOW)
     pipeline.import_paths(db, athlete, config, [FIXTURES / "demo"], NOW)
@@ -51,8 +53,17 @@ def publish(config: Config, db: Database, athlete: int, sessions: list[StrengthS
     return connector
 
 
-def test_sync_puts_the_stable_window_on_the_garmin_calendar(tmp_path: Path, fake: GarminFake) -> None:
-    config, db, athlete = planned_db(tmp_path, fake)
+def test_sync_puts_the_stable_window_on_the_garmin_calendar(
+    tmp_path: Path, fake: GarminFake, database_url: str
+) -> None:
+    config, db, athlete = planned_db(tmp_path, fake, database_url)
+    try:
+        _pushes_the_window(config, db, athlete, fake)
+    finally:
+        db.dispose()
+
+
+def _pushes_the_window(config: Config, db: Database, athlete: int, fake: GarminFake) -> None:
     fake.state.workouts[1] = {**RUNNERS_OWN, "workoutId": 1}
     report = pipeline.sync(config, db, now=NOW)
     assert report.exit_status is ExitStatus.OK, report.errors
