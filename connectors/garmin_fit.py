@@ -115,7 +115,8 @@ def _step_values(index: int, step: Step) -> dict[str, Any]:
         values["notes"] = step.notes
     if step.code is not None:
         values["exercise_category"] = step.code.fit_category
-        values["exercise_name"] = step.code.fit_name
+        if step.code.fit_name is not None:  # no name: the category alone (Garmin shows its name)
+            values["exercise_name"] = step.code.fit_name
     return values
 
 

@@ -1,4 +1,4 @@
-"""FIT workout files of the planned sessions, read back by fitparse, fitdecode and our own readers."""
+"""FIT workout files of the planned sessions, read back by fitparse, fitdecode, fit-tool and our readers."""
 
 from __future__ import annotations
 
@@ -69,6 +69,18 @@ def _fitdecode(data: bytes) -> tuple[dict[str, Any], dict[str, Any], list[dict[s
     return by_name[0][1], by_name[1][1], [v for n, v in by_name if n == "workout_step"]
 
 
+def _fit_tool(data: bytes) -> list[tuple[Any, ...]]:
+    """fit-tool (a fourth, independent reader) sees the same steps."""
+    from fit_tool.fit_file import FitFile
+    from fit_tool.profile.messages.workout_step_message import WorkoutStepMessage
+
+    steps = [r.message for r in FitFile.from_bytes(data).records if isinstance(r.message, WorkoutStepMessage)]
+    return [
+        (m.message_index, m.workout_step_name, m.duration_type, m.exercise_category, m.exercise_name, m.notes)
+        for m in steps
+    ]
+
+
 @pytest.fixture
 def planned(env: Path, tmp_path: Path) -> list[StrengthSession]:
     demo = tmp_path / "demo"
@@ -116,6 +128,10 @@ def test_the_coming_sessions_become_fit_workouts_read_alike_by_three_decoders(
         for exercise, step in zip(session.exercises, work, strict=True):
             expected = exercise.hold_s if exercise.hold_s else exercise.reps
             assert step[3] == float(expected)
+        assert _fit_tool(data) == [
+            (v["message_index"], v.get("wkt_step_name"), v["duration_type"], v.get("exercise_category"),
+             v.get("exercise_name"), v.get("notes")) for v in ours.steps
+        ]  # fmt: skip
         repeats = [s for s in from_fitparse if s[2] == "repeat_until_steps_cmplt"]
         assert [r[3][1] for r in repeats] == [e.sets for e in session.exercises if e.sets > 1]
     # Writing again gives the very same files.
