@@ -163,7 +163,9 @@ def sign_in(email: str, password: str, prompt_mfa: Callable[[], str]) -> tuple[s
             "Garmin Connect refused the sign-in: wrong email, password or MFA code.",
             ["Check them (sign in at https://connect.garmin.com once if unsure) and run the command again."],
         ) from exc
-    except gc.GarminConnectTooManyRequestsError as exc:
+    except Exception as exc:
+        if not (isinstance(exc, gc.GarminConnectTooManyRequestsError) or "429" in str(exc)):
+            raise translate(exc, "signing in") from exc
         raise GarminRateLimitedError(
             "Garmin is refusing sign-ins from this address for now (429).",
             [
@@ -171,7 +173,5 @@ def sign_in(email: str, password: str, prompt_mfa: Callable[[], str]) -> tuple[s
                 "extends the block. Nothing was stored."
             ],
         ) from exc
-    except Exception as exc:
-        raise translate(exc, "signing in") from exc
     who = {"display_name": api.display_name, "full_name": api.full_name}
     return str(api.client.dumps()), who

@@ -93,6 +93,7 @@ class State:
     next_id: int = 900_000_000
     access_tokens: set[str] = field(default_factory=set)
     refresh_tokens: set[str] = field(default_factory=set)
+    sso_429: bool = False  # every sign-in request answers 429 (Garmin's sign-in block)
     refuse_all: bool = False  # every API call answers 401 and refreshes are refused
     fail_next: list[int] = field(default_factory=list)  # statuses for the next API calls
     download_delay_s: float = 0.0
@@ -199,7 +200,14 @@ class _Api(BaseHTTPRequestHandler):
     # --- sign-in --------------------------------------------------------------------------------
 
     def _sso(self, path: str, body: bytes) -> None:
-        data = json.loads(body or b"{}")
+        if self.state.sso_429:
+            self._json(429, {"error": {"status-code": "429"}})
+            return
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:  # the library's form-based flows
+            self._send(404)
+            return
         if path == "/mobile/api/login":
             if data.get("username") != self.state.email or data.get("password") != self.state.password:
                 self._json(200, {"responseStatus": {"type": "INVALID_USERNAME_PASSWORD"}})

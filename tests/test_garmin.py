@@ -318,3 +318,19 @@ def test_activities_without_a_file_are_skipped_quietly(tmp_path: Path, fake: Gar
     assert fake.state.api_calls - before == 3
     assert {e for _, e, _, _ in activity_rows(db, config)} == {str(real.activity_id)}
     assert len(state(db, config, INDEX_KEY)["activities"]) == 3  # none is tried again
+
+
+def test_a_sign_in_block_says_to_wait_and_stores_nothing(tmp_path: Path, fake: GarminFake) -> None:
+    fake.state.sso_429 = True
+    config = make_config(tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        ["garmin", "auth", "--email", fake.state.email],
+        input=f"{fake.state.password}\n",
+        env=cli_env(tmp_path, config),
+    )
+    assert getattr(result.exception, "exit_status", None) is ExitStatus.RATE_LIMITED
+    assert "Wait a few hours" in str(result.exception)
+    assert fake.state.sign_ins <= 4  # the library's own strategies, once: no loop of ours
+    db = open_database(config.database_url)
+    assert state(db, config, TOKENS_KEY) == {}
