@@ -26,7 +26,7 @@ MARKER = "[runstrong-sync]"  # ends the description of every workout we make
 class Code:
     fit_category: int
     fit_name: int | None
-    connect_category: str
+    connect_category: str | None
     connect_name: str | None
 
 
@@ -56,7 +56,7 @@ CATALOGUE: tuple[tuple[tuple[str, ...], Code], ...] = (
     (("calf raise",), Code(1, 18, "CALF_RAISE", "STANDING_CALF_RAISE")),
     (("pogo", "bound", "skip", "hop", "jump"), Code(20, None, "PLYO", None)),
 )
-UNKNOWN = Code(65534, None, "UNKNOWN", None)
+UNKNOWN = Code(65534, None, None, None)  # FIT's "unknown" category; in Connect, a step without one
 
 
 def code_for(exercise: Exercise) -> Code:

@@ -334,3 +334,43 @@ def test_a_sign_in_block_says_to_wait_and_stores_nothing(tmp_path: Path, fake: G
     assert fake.state.sign_ins <= 4  # the library's own strategies, once: no loop of ours
     db = open_database(config.database_url)
     assert state(db, config, TOKENS_KEY) == {}
+
+
+def test_a_run_from_strava_garmin_and_a_file_is_stored_once(tmp_path: Path, fake: GarminFake) -> None:
+    from zoneinfo import ZoneInfo
+
+    from fakestrava import FakeStrava, make_activity, serve
+    from strava_helpers import connect as strava_connect
+    from strava_helpers import make_config as strava_config
+
+    from connectors.formats import read_activity_file
+
+    path = demo_fit_files()[-1]
+    run = read_activity_file(path.read_bytes(), path.name, "x", ZoneInfo("UTC")).activities[0]
+    for strava in serve(FakeStrava()):
+        strava.add(
+            make_activity(
+                4242,
+                run.start_utc,
+                moving_s=int(run.elapsed_s) - 60,
+                distance_m=run.distance_m or 0.0,
+                name="Sunday long run",
+            )
+        )
+        base = strava_config(tmp_path, strava).model_dump(mode="json", exclude={"source_path"})
+        base["sources"]["garmin"] = {"enabled": True}
+        config = Config.model_validate(base)
+        strava_connect(config, strava)
+        db = connect(config, fake)
+        add_demo(fake, [path])
+        report = pipeline.sync(config, db, now=NOW)
+        assert report.exit_status is ExitStatus.OK, report.errors
+        athlete = pipeline.athlete_id(db, config, NOW)
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        shutil.copy(path, inbox / path.name)
+        dropped = pipeline.import_paths(db, athlete, config, [inbox / path.name], NOW)
+        assert dropped.duplicates == 1 and dropped.created == 0  # the very file Garmin delivered
+        [(source, _, start, sources)] = activity_rows(db, config)
+        assert sources == ["garmin", "strava"]
+        assert source == "garmin" and start == run.start_utc  # the watch's own file is kept
