@@ -36,6 +36,7 @@ SPORT_TRAINING, SUB_SPORT_STRENGTH = 10, 20
 DURATION_TIME, DURATION_REPEAT, DURATION_REPS = 0, 6, 29
 TARGET_OPEN = 2
 INTENSITY_ACTIVE, INTENSITY_REST = 0, 1
+FILE_PREFIX = "runstrong-"  # our files in the folder; others are never touched
 MAX_STRING = 250  # a FIT field is at most 255 bytes
 
 # Base types: (code, struct format, invalid value).
@@ -160,18 +161,22 @@ def session_file(session: StrengthSession) -> bytes:
 
 def file_name(session: StrengthSession) -> str:
     digest = hashlib.sha256(session.uid.encode()).hexdigest()[:8]
-    return f"runstrong-{session.start:%Y%m%d}-{digest}.fit"
+    return f"{FILE_PREFIX}{session.start:%Y%m%d}-{digest}.fit"
 
 
-def write_sessions(sessions: list[StrengthSession], folder: Path) -> list[Path]:
-    """One file per session, written atomically; a file of an unchanged session is rewritten the same."""
+def write_sessions(sessions: list[StrengthSession], folder: Path) -> tuple[list[Path], list[Path]]:
+    """One file per session, written atomically (an unchanged session's file stays as it is); our
+    files of sessions no longer coming (moved or dropped) are removed. Other files are left alone."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for session in sessions:
         path = folder / file_name(session)
         write_atomic(path, session_file(session))
         written.append(path)
-    return written
+    stale = [p for p in folder.glob(f"{FILE_PREFIX}*.fit") if p not in written and p.is_file()]
+    for path in stale:
+        path.unlink()
+    return written, stale
 
 
 # --- reading back ---------------------------------------------------------------------------------

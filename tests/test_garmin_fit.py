@@ -138,6 +138,15 @@ def test_the_coming_sessions_become_fit_workouts_read_alike_by_three_decoders(
     before = {p.name: p.read_bytes() for p in files}
     run_cli("--today", TODAY, "workouts", "--fit", str(out), "--days", "14")
     assert {p.name: p.read_bytes() for p in sorted(out.glob("*.fit"))} == before
+    # A shorter window: the files of sessions no longer in it go; a file of the runner's stays.
+    (out / "MyWorkout.fit").write_bytes(b"the runner's own")
+    result = run_cli("--today", TODAY, "workouts", "--fit", str(out), "--days", "1")
+    soon = [s for s in upcoming if s.start.date().isoformat() == TODAY]
+    assert sorted(p.name for p in out.glob("runstrong-*.fit")) == sorted(
+        garmin_fit.file_name(s) for s in soon
+    )
+    assert (out / "MyWorkout.fit").read_bytes() == b"the runner's own"
+    assert "removed" in result.output
 
 
 def test_exercises_get_garmin_codes_where_one_matches() -> None:

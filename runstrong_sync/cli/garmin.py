@@ -171,13 +171,17 @@ def workouts(app: App, fit_dir: Path, days: int | None) -> int:
 
     hours = days * 24 if days else app.config.planner.stable_hours
     sessions = garmin_steps.upcoming(pipeline.stored_sessions(app.db, app.athlete()), app.now(), hours)
+    written, removed = garmin_fit.write_sessions(sessions, fit_dir)
+    for path in written:
+        app.console.print(str(path), highlight=False, markup=False)
+    for path in removed:
+        app.console.print(
+            f"removed {path} (that session moved or was dropped)", highlight=False, markup=False
+        )
     if not sessions:
         app.console.print(
             f"No planned sessions in the next {hours} hours (run `runstrong-sync sync` to plan).",
             highlight=False,
             markup=False,
         )
-        return 0
-    for path in garmin_fit.write_sessions(sessions, fit_dir):
-        app.console.print(str(path), highlight=False, markup=False)
     return 0
