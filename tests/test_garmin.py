@@ -278,6 +278,9 @@ def test_backfill_goes_in_pages_and_resumes(tmp_path: Path, fake: GarminFake) ->
         ingest(db, config, since=since, stop_after=6, backfill_page=4)
     assert len(activity_rows(db, config)) == 6
     assert state(db, config, CURSOR_KEY) == {"since": since.isoformat(), "start": 4}
+    shown = CliRunner().invoke(cli, ["garmin", "status"], env=cli_env(tmp_path, config))
+    assert f"A backfill from {since.isoformat()} stopped after 4 activities" in shown.output
+    assert "Activities known from Garmin Connect: 6" in shown.output
     before = dict(fake.state.calls)
     report, connector = ingest(db, config, backfill_page=4)  # a plain sync goes on with the backfill
     assert len(activity_rows(db, config)) == len(files)
