@@ -117,9 +117,16 @@ class StravaSourceConfig(Section):
     webhook_verify_token: str | None = None  # or RUNSTRONG_STRAVA_WEBHOOK_VERIFY_TOKEN
 
 
+class GarminSourceConfig(Section):
+    enabled: bool = False
+    lookback_days: Annotated[int, Field(ge=0, le=365)] = 7
+    push_workouts: bool = False  # write planned sessions to Garmin Connect as workouts
+
+
 class SourcesConfig(Section):
     fit: FitSourceConfig = FitSourceConfig()
     strava: StravaSourceConfig = StravaSourceConfig()
+    garmin: GarminSourceConfig = GarminSourceConfig()
 
 
 class RaceConfig(Section):

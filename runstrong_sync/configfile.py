@@ -97,6 +97,17 @@ TEMPLATE = """\
 # Environment: RUNSTRONG_STRAVA_WEBHOOK_VERIFY_TOKEN.
 # webhook_verify_token = "a-long-random-string"  # example
 
+[sources.garmin]
+# Sync activities from Garmin Connect (pip install 'runstrong-sync[garmin]', then run
+# `runstrong-sync garmin auth` once). Each sync downloads the original FIT file of every new
+# activity and imports it like a file dropped in the inbox.
+# enabled = false
+# Each sync looks this many days behind the newest known Garmin activity.
+# lookback_days = 7
+# Write the planned strength sessions to Garmin Connect as workouts scheduled on their day, so
+# they reach the watch. Only workouts runstrong-sync made are ever changed or removed.
+# push_workouts = false
+
 [planner]
 # Strength sessions per week: at least this many when legal days allow...
 # min_sessions = 2

@@ -13,7 +13,8 @@ from icalendar import Event
 
 REAUTHORIZE = "reauthorize"
 OK_OUTCOMES = frozenset({"ok", "rejected", "partial"})  # the plan and feed went out
-SOURCE_NAMES = {"strava": "Strava", "fit": "the FIT folder", "pipeline": "sync"}
+SOURCE_NAMES = {"strava": "Strava", "garmin": "Garmin Connect", "fit": "the FIT folder", "pipeline": "sync"}
+REAUTHORIZE_NAMES = {"strava": "Strava", "garmin": "Garmin Connect"}  # sources signed in to once
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +49,16 @@ def sync_notice(
     """One notice at most: re-authorization first (it needs the runner), then the stalest source."""
     known = [s for s in sources if s.source not in ignore]
     for item in known:
-        if item.source == "strava" and item.last_outcome == REAUTHORIZE:
+        if item.source in REAUTHORIZE_NAMES and item.last_outcome == REAUTHORIZE:
+            name = REAUTHORIZE_NAMES[item.source]
+            command = f"runstrong-sync {item.source} auth"
+            access = "runstrong-sync's access" if item.source == "strava" else "runstrong-sync's sign-in"
             return Notice(
                 REAUTHORIZE,
-                "Strava needs re-authorization — run `runstrong-sync strava auth`",
-                "Strava no longer accepts runstrong-sync's access, so new runs are not coming in and "
+                f"{name} needs re-authorization — run `{command}`",
+                f"{name} no longer accepts {access}, so new runs are not coming in and "
                 "the strength plan cannot follow them.\n"
-                "Run `runstrong-sync strava auth` on the machine that syncs, then "
+                f"Run `{command}` on the machine that syncs, then "
                 "`runstrong-sync sync`.\n"
                 f"Last attempt: {item.last_started.isoformat(timespec='minutes')}.",
             )

@@ -723,6 +723,7 @@ def sync_athlete(
             )
         report.relabelled = relabel(db, athlete_row, config, now)
         _, report.plan_changes = replan(db, athlete_row, config, now, http_session)
+        publish_plan(db, athlete_row, config, context, names, report)
         report.feed_path, report.feed_changed = publish(
             db, athlete_row, config, now, feed_path, ignore_health_of=(runs.PIPELINE,)
         )
@@ -733,6 +734,33 @@ def sync_athlete(
     outcome = "ok" if report.exit_status in (ExitStatus.OK, ExitStatus.REJECTED_INPUT) else "partial"
     _finish_run(db, pipeline_run, outcome, now, {"exit_status": int(report.exit_status)})
     return report
+
+
+def publish_plan(
+    db: Database,
+    athlete: int,
+    config: Config,
+    context: ConnectorContext,
+    names: Sequence[str],
+    report: SyncReport,
+) -> None:
+    """Connectors that take the plan (Garmin Connect's workouts for the watch) get the stored sessions."""
+    failed = {name for name, _ in report.errors}
+    for name in names:
+        connector = load_connector(name, config)
+        publish = getattr(connector, "publish_plan", None)
+        if publish is None or name in failed:
+            continue
+        try:
+            summary = publish(context, stored_sessions(db, athlete), db, athlete)
+        except (DatabaseError, StopRequestedError):
+            raise
+        except RunstrongError as exc:
+            log.warning("%s workouts: %s", name, exc)
+            report.errors.append((f"{name} workouts", exc))
+            continue
+        if summary:
+            log.info("%s", summary)
 
 
 def _finish_run(db: Database, run_id: int, outcome: str, now: datetime, summary: dict[str, Any]) -> None:

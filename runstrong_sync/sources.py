@@ -108,4 +108,6 @@ def enabled_sources(config: Config) -> list[str]:
         names.append("fit")
     if config.sources.strava.enabled:
         names.append("strava")
+    if config.sources.garmin.enabled:
+        names.append("garmin")
     return names

@@ -13,7 +13,11 @@ from runstrong_sync.errors import ExitStatus, RunstrongError
 
 # Command groups whose modules are slow to import (stravalib takes about a second), loaded only
 # when named, so `sync`, cron and the tests start quickly.
-LAZY_COMMANDS = {"strava": "runstrong_sync.cli.strava"}
+LAZY_COMMANDS = {
+    "strava": "runstrong_sync.cli.strava",
+    "garmin": "runstrong_sync.cli.garmin",
+    "workouts": "runstrong_sync.cli.garmin",
+}
 
 
 class LazyGroup(click.Group):

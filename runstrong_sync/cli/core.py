@@ -204,7 +204,7 @@ def _day_after_newest(app: App) -> date:
 @click.option(
     "--since",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="Backfill: also bring activities from this date (YYYY-MM-DD) on (Strava).",
+    help="Backfill: also bring activities from this date (YYYY-MM-DD) on (Strava, Garmin Connect).",
 )
 @pass_app
 def sync(app: App, sources: tuple[str, ...], since: datetime | None) -> int:

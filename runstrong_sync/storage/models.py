@@ -212,3 +212,17 @@ class DeletedActivityRow(Base):
     external_id: Mapped[str] = mapped_column(String(200))
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GarminWorkoutRow(Base):
+    """A strength session written to Garmin Connect as a workout: only these are ever changed there."""
+
+    __tablename__ = "garmin_workouts"
+
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"), primary_key=True)
+    session_uid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    workout_id: Mapped[str | None] = mapped_column(String(40))  # None: being created (see garmin_push)
+    schedule_id: Mapped[str | None] = mapped_column(String(40))
+    scheduled_date: Mapped[str | None] = mapped_column(String(10))  # YYYY-MM-DD in the athlete's zone
+    content_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -39,8 +39,8 @@ MATCH_TOLERANCE = 0.05  # ...and agrees on duration and distance within 5 %
 # Richer sources win when the same activity arrives twice: a file has the full record series.
 # Raw payload parts that describe the activity from elsewhere: kept when a copy without them is read.
 KEPT_RAW_KEYS = ("also_from", "strava_export")
-IDS_ARE_ACTIVITIES = frozenset({"strava"})  # sources whose ids each name a distinct activity
-SOURCE_RICHNESS = {"fit": 3, "tcx": 2, "gpx": 2, "strava": 1}
+IDS_ARE_ACTIVITIES = frozenset({"strava", "garmin"})  # sources whose ids each name a distinct activity
+SOURCE_RICHNESS = {"fit": 3, "garmin": 3, "tcx": 2, "gpx": 2, "strava": 1}  # garmin: the original FIT
 
 
 class Outcome(enum.StrEnum):
