@@ -51,6 +51,10 @@ class StravaAccessError(RunstrongError):
     exit_status = ExitStatus.REAUTHORIZE
 
 
+class StravaRevokedError(StravaAccessError):
+    """Strava answered 401 to the stored tokens: the authorization is gone (revoked or replaced)."""
+
+
 class StravaRateLimitedError(RunstrongError):
     """The app's request budget is spent for now; the place is saved and the next run resumes."""
 
@@ -390,7 +394,7 @@ class TokenKeeper:
         if isinstance(error, exc.ApplicationInactive):
             return inactive_application_error()
         if status in (400, 401):
-            return StravaAccessError(
+            return StravaRevokedError(
                 "Strava refused the stored refresh token (it was revoked, replaced or has expired).",
                 [REAUTHORIZE_HINT, "If you removed the app in Strava's settings, that is why."],
             )
@@ -474,7 +478,7 @@ class StravaApi:
                 )
             except _UnauthorizedError as err:
                 if refreshed:
-                    raise StravaAccessError(
+                    raise StravaRevokedError(
                         "Strava refuses the access token even after refreshing it: the authorization "
                         "was revoked.",
                         [REAUTHORIZE_HINT],

@@ -30,7 +30,7 @@ from runstrong_sync.sources import (
     enabled_sources,
     load_connector,
 )
-from runstrong_sync.storage import repo, runs
+from runstrong_sync.storage import repo, runs, tombstones
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import Athlete
 from runstrong_sync.zones import resolve_zones, zones_from_strava
@@ -164,7 +164,10 @@ def ingest(
                 event.after_commit()
         elif isinstance(event, Deleted):
             with db.transaction() as session:
-                removed = repo.delete_by_identity(session, athlete, event.source, event.external_id)
+                if event.tombstone:
+                    removed = tombstones.hide(session, athlete, event.source, event.external_id, now)
+                else:
+                    removed = repo.delete_by_identity(session, athlete, event.source, event.external_id)
             report.deleted += int(removed)
             if event.after_commit is not None:
                 event.after_commit()
@@ -574,6 +577,8 @@ def sync_athlete(
                     report,
                 )
             )
+        with db.transaction() as session:
+            tombstones.purge(session, athlete_row, now)
         report.relabelled = relabel(db, athlete_row, config, now)
         _, report.plan_changes = replan(db, athlete_row, config, now, http_session)
         report.feed_path, report.feed_changed = publish(

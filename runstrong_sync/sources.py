@@ -45,6 +45,7 @@ class Deleted:
     source: str
     external_id: str
     after_commit: Callable[[], None] | None = None
+    tombstone: bool = False  # keep it hidden and restorable for a while instead of deleting it
 
 
 @dataclass(frozen=True, slots=True)

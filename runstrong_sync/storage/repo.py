@@ -115,7 +115,7 @@ def _apply(row: ActivityRow, activity: Activity, now: datetime) -> None:
 # Columns that are not the activity's content: identity, bookkeeping, and the labels set later.
 NOT_CONTENT = frozenset(
     {"id", "athlete_id", "created_at", "updated_at", "source_ref", "label", "label_override", "confidence"}
-    | {"reasons_json"}
+    | {"reasons_json", "tombstoned_at"}
 )
 
 
@@ -140,6 +140,7 @@ def find_match(session: Session, athlete_id: int, activity: Activity) -> Activit
             ActivityRow.athlete_id == athlete_id,
             ActivityRow.start_utc >= activity.start_utc - window,
             ActivityRow.start_utc <= activity.start_utc + window,
+            ActivityRow.tombstoned_at.is_(None),
         )
     ).all()
     for row in candidates:
@@ -191,6 +192,10 @@ def upsert_activity(
 
     if identity is None:
         _add_identity(session, athlete_id, row.id, activity, fingerprint, now)
+    if row.tombstoned_at is not None:  # the source gives it back (authorized again): it returns
+        row.tombstoned_at = None
+        _apply(row, _keep_known(row, activity), now)
+        return UpsertResult(row.id, Outcome.UPDATED)
     # The very record the row holds, again (perhaps edited at the source): store what it says now.
     if identity is not None and (row.source, row.external_id) == (activity.source, activity.external_id):
         activity = _keep_known(row, activity)
@@ -321,7 +326,10 @@ def row_classification(row: ActivityRow) -> Classification | None:
 
 
 def activity_rows(session: Session, athlete_id: int, since: datetime | None = None) -> Sequence[ActivityRow]:
-    query = select(ActivityRow).where(ActivityRow.athlete_id == athlete_id)
+    """The athlete's activities, tombstoned ones left out (they feed no plan, feed or label)."""
+    query = select(ActivityRow).where(
+        ActivityRow.athlete_id == athlete_id, ActivityRow.tombstoned_at.is_(None)
+    )
     if since is not None:
         query = query.where(ActivityRow.start_utc >= since)
     return session.scalars(query.order_by(ActivityRow.start_utc, ActivityRow.id)).all()
