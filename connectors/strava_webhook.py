@@ -42,7 +42,8 @@ from runstrong_sync.storage.models import InstallSecret, StateRow
 
 WEBHOOK_PATH = "/strava/webhook"
 SECRET_NAME = "strava.webhook"  # noqa: S105 (the name of the secret, not the secret)
-SECRET_RELOAD_S = 1.0  # a wrong secret re-reads the stored one at most this often (rotation)
+SECRET_RELOAD_S = 1.0  # the stored secret is re-read when this old (a rotation from another process)
+SECRET_RETRY_S = 0.1  # a secret that does not match re-reads it at most this often
 OBJECT_TYPES = frozenset({"activity", "athlete"})
 ASPECTS = frozenset({"create", "update", "delete"})
 MAX_QUEUED = 200  # entries per athlete (one per object); further objects are dropped until a sync
@@ -178,8 +179,9 @@ def callback_url(public_url: str, secret: str) -> str:
 
 
 class SecretCheck:
-    """Compares a given secret with the stored one in constant time; re-reads the stored one when a
-    secret does not match, at most once a second (so a rotation is seen, and a flood costs nothing)."""
+    """Compares a given secret with the stored one in constant time. The stored one is re-read once
+    it is a second old, or sooner (10 times a second at most) when a secret does not match: a rotation
+    is seen at once, and a flood of wrong secrets costs next to nothing."""
 
     def __init__(self, load: Callable[[], str | None]) -> None:
         self.load = load
@@ -188,12 +190,10 @@ class SecretCheck:
         self.lock = threading.Lock()
 
     def matches(self, given: str) -> bool:
-        if self._same(given):
-            return True
         with self.lock:
-            if time.monotonic() - self.loaded_at < SECRET_RELOAD_S:
-                return False
-            self.value, self.loaded_at = self.load(), time.monotonic()
+            age = time.monotonic() - self.loaded_at
+            if age >= SECRET_RELOAD_S or (age >= SECRET_RETRY_S and not self._same(given)):
+                self.value, self.loaded_at = self.load(), time.monotonic()
         return self._same(given)
 
     def _same(self, given: str) -> bool:

@@ -404,7 +404,6 @@ def rotate(app: App, url: str | None, no_subscribe: bool) -> int:
     if base is None:
         app.console.print("New webhook secret stored; run `runstrong-sync strava webhook subscribe`.")
         return 0
-    time.sleep(webhooks.SECRET_RELOAD_S)  # a running server reads the new secret before Strava calls
     subscription = subscribe_callback(app, webhooks.callback_url(base, secret))
     app.console.print(
         f"New webhook secret in use (subscription {subscription}); the old callback URL answers 404.",
