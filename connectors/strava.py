@@ -33,6 +33,7 @@ from runstrong_sync.config import Config
 from runstrong_sync.derive import derive_metrics
 from runstrong_sync.domain import Activity, DerivedMetrics, Label
 from runstrong_sync.sources import ConnectorContext, Deleted, Imported, Rejected, SourceEvent
+from runstrong_sync.text import clean_optional
 from runstrong_sync.zones import resolve_zones
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def activity_from_summary(
         elapsed_s=elapsed,
         moving_s=moving,
         distance_m=_number(raw, "distance"),
-        name=raw.get("name") if isinstance(raw.get("name"), str) else None,
+        name=clean_optional(raw.get("name")),  # outside text: cleaned where it enters
         avg_hr=_number(raw, "average_heartrate"),
         max_hr=_number(raw, "max_heartrate"),
         avg_speed_mps=_number(raw, "average_speed"),

@@ -33,6 +33,7 @@ from runstrong_sync.storage.models import (
     StateRow,
     SyncRunRow,
 )
+from runstrong_sync.text import clean_optional
 
 MATCH_START_S = 120  # the same run from two sources starts within 2 minutes...
 MATCH_TOLERANCE = 0.05  # ...and agrees on duration and distance within 5 %
@@ -91,7 +92,7 @@ def _apply(row: ActivityRow, activity: Activity, now: datetime) -> None:
     row.source_ref = activity.source_ref
     row.external_id = activity.external_id
     row.sport = activity.sport
-    row.name = activity.name
+    row.name = clean_optional(activity.name)  # any connector's names, whatever it did itself
     row.start_utc = activity.start_utc
     row.utc_offset_s = activity.utc_offset_s
     row.elapsed_s = activity.elapsed_s

@@ -25,6 +25,21 @@ def upgrade() -> None:
         sa.Column("value", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
+    _clean_stored_names()
+
+
+def _clean_stored_names() -> None:
+    """Names stored before text was cleaned at the border: cleaned once now."""
+    from runstrong_sync.text import clean_text
+
+    bind = op.get_bind()
+    rows = bind.execute(sa.text("SELECT id, name FROM activities WHERE name IS NOT NULL")).all()
+    for row_id, name in rows:
+        cleaned = clean_text(name)
+        if cleaned != name:
+            bind.execute(
+                sa.text("UPDATE activities SET name = :name WHERE id = :id"), {"name": cleaned, "id": row_id}
+            )
 
 
 def downgrade() -> None:
