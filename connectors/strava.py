@@ -249,6 +249,7 @@ class StravaConnector:
             self.settings.client_secret,
             self.clock,
             on_token_received=self.on_token_received,
+            update_state=context.update_state,
         )
         api = StravaApi(client, tokens, budget, sleep=self.sleep)
         run = _Run(self, context, api, tokens)

@@ -11,6 +11,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from runstrong_sync import athletes, health, lock, upcoming
 from runstrong_sync import classify as classifier
 from runstrong_sync import plan as planner
@@ -27,10 +29,11 @@ from runstrong_sync.sources import (
     Progress,
     Rejected,
     SourceEvent,
+    StateChange,
     enabled_sources,
     load_connector,
 )
-from runstrong_sync.storage import repo, runs, tombstones
+from runstrong_sync.storage import locks, repo, runs, tombstones
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import Athlete
 from runstrong_sync.zones import resolve_zones, zones_from_strava
@@ -129,6 +132,12 @@ def make_context(
         with db.transaction() as session:
             repo.set_state(session, athlete, key, value, now)
 
+    def update_state(key: str, change: StateChange) -> dict[str, Any] | None:
+        with db.transaction() as session:
+            return repo.update_state_locked(session, athlete, key, change, now)
+
+    if locks.per_athlete(db):  # several workers may share the database (SQLite: one, under the file lock)
+        extra.setdefault("update_state", update_state)
     context = ConnectorContext(config=config, now=now, load_state=load_state, save_state=save_state, **extra)
     if progress is not None:
         context.progress = progress
@@ -152,8 +161,7 @@ def ingest(
         if should_stop is not None and should_stop():
             raise StopRequestedError(f"Stopped while reading {name}; the next run goes on from here.")
         if isinstance(event, Imported):
-            with db.transaction() as session:
-                result = repo.upsert_activity(session, athlete, event.activity, now, event.fingerprint)
+            result = _store(db, athlete, event, now)
             if result.outcome is repo.Outcome.CREATED:
                 report.created += 1
             elif result.outcome is repo.Outcome.UPDATED:
@@ -179,6 +187,19 @@ def ingest(
             report.rejected.append((event.source_ref, event.reason, moved_to))
     log.info("%s", report.summary())
     return report
+
+
+def _store(db: Database, athlete: int, event: Imported, now: datetime) -> repo.UpsertResult:
+    """Upsert in its own transaction. Another worker storing the same activity at the same moment
+    makes the unique identity refuse one insert: that transaction is rolled back and tried again,
+    and then finds the activity the other worker stored."""
+    try:
+        with db.transaction() as session:
+            return repo.upsert_activity(session, athlete, event.activity, now, event.fingerprint)
+    except IntegrityError:
+        log.info("%s was stored by another worker meanwhile", event.activity.source_ref)
+    with db.transaction() as session:
+        return repo.upsert_activity(session, athlete, event.activity, now, event.fingerprint)
 
 
 def _import(db: Database, athlete: int, context: ConnectorContext, paths: Sequence[Path]) -> SourceReport:
@@ -474,7 +495,10 @@ def sync(
 
     Holds the single-instance lock; ``athlete`` picks whose sources, settings and feed.
     """
-    with lock.hold(config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s):
+    with (
+        locks.install_lock(db, config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s),
+        locks.athlete_lock(db, athlete, wait_s=lock_wait_s),
+    ):
         return sync_athlete(
             config,
             db,
@@ -503,21 +527,24 @@ def sync_all(
 ) -> list[SyncReport]:
     """Sync every athlete in turn under one lock; one athlete's failure does not stop the others."""
     reports = []
-    with lock.hold(config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s):
+    with locks.install_lock(db, config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s):
         for key in athletes.keys(db, config, now):
             try:
-                reports.append(
-                    sync_athlete(
-                        config,
-                        db,
-                        now=now,
-                        sources=sources,
-                        http_session=http_session,
-                        athlete=key,
-                        should_stop=should_stop,
-                        options=options,
+                with locks.athlete_lock(db, key):
+                    reports.append(
+                        sync_athlete(
+                            config,
+                            db,
+                            now=now,
+                            sources=sources,
+                            http_session=http_session,
+                            athlete=key,
+                            should_stop=should_stop,
+                            options=options,
+                        )
                     )
-                )
+            except lock.LockedError as exc:
+                log.info("%s", exc)  # another worker has this athlete: not a problem to report
             except (DatabaseError, StopRequestedError):
                 raise
             except RunstrongError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -445,6 +445,29 @@ def save_sessions(
 def get_state(session: Session, athlete_id: int, key: str) -> dict[str, Any] | None:
     row = session.get(StateRow, (athlete_id, key))
     return dict(row.value_json) if row is not None else None
+
+
+def update_state_locked(
+    session: Session,
+    athlete_id: int,
+    key: str,
+    change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+    now: datetime,
+) -> dict[str, Any] | None:
+    """Read the row with SELECT ... FOR UPDATE (PostgreSQL: other workers wait), store what
+    ``change`` makes of it unless None; returns the value now stored."""
+    row = session.scalar(
+        select(StateRow)
+        .where(StateRow.athlete_id == athlete_id, StateRow.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    current = dict(row.value_json) if row is not None else None
+    updated = change(current)
+    if updated is None:
+        return current
+    set_state(session, athlete_id, key, updated, now)
+    return updated
 
 
 def set_state(session: Session, athlete_id: int, key: str, value: dict[str, Any], now: datetime) -> None:
