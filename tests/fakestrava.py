@@ -274,13 +274,16 @@ class FakeStrava:
                 over = True
         return not over
 
-    def handle(self, method: str, path: str, query: dict[str, str], form: dict[str, str], auth: str):
-        """-> (status, json body, extra headers)"""
+    def _delay(self, path: str) -> None:
         for delay in self.delays:
             if delay.count > 0 and delay.pattern.search(path):
                 delay.count -= 1
                 time.sleep(delay.seconds)
                 break
+
+    def handle(self, method: str, path: str, query: dict[str, str], form: dict[str, str], auth: str):
+        """-> (status, json body, extra headers)"""
+        self._delay(path)
         with self.lock:
             if path == "/oauth/authorize":
                 return self._authorize(query)
