@@ -468,14 +468,15 @@ class _Run:
                 yield from self.imported(raw, digest)
 
     def deauthorized(self) -> Iterator[SourceEvent]:
-        """Strava confirmed the revocation: forget the tokens now, hide the activities for 30 days."""
-        self.context.save_state(http.TOKENS_KEY, {"revoked_at": self.context.now.isoformat()})
+        """Strava confirmed the revocation: hide the activities for 30 days, forget the tokens. A run
+        stopped half-way is finished by the next one (the event stays queued, Strava still refuses)."""
         hidden = len(self.index)
         for key in list(self.index):
             yield Deleted(SOURCE, key, after_commit=self._forget(key), tombstone=True)
         self.pending.clear()
         self.dirty = True
         self.save()
+        self.context.save_state(http.TOKENS_KEY, {"revoked_at": self.context.now.isoformat()})
         self.context.save_state(QUEUE_KEY, {"events": []})
         raise http.StravaAccessError(
             f"You revoked runstrong-sync's access in Strava: the tokens were forgotten and the {hidden} "
