@@ -180,6 +180,8 @@ def test_a_real_deauthorization_hides_activities_and_restore_brings_them_back(
     assert pipeline.day_runs(db, athlete, NOW - timedelta(days=60)) == ([], [])
     report = pipeline.sync(config, db, now=NOW)  # plan and feeds go on without them
     assert report.feed_path is not None and "Easy" not in report.feed_path.read_text()
+    shown = run_main("strava", "status", env=served.env)
+    assert "Activities hidden since access was revoked: 8" in shown.stdout, shown.stderr
     # Further events of that athlete are no longer anyone's here.
     assert fake.send_event(event("activity_create", 5)).json() == {"queued": False}
 

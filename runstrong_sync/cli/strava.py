@@ -224,6 +224,7 @@ def status(app: App) -> int:
         tokens, index, cursor = get(http.TOKENS_KEY), get(connector.INDEX_KEY), get(connector.CURSOR_KEY)
         pending, queue = get(connector.PENDING_KEY), get(connector.QUEUE_KEY)
         done, rate = get(connector.QUEUE_DONE_KEY), get(http.RATE_KEY)
+        hidden = tombstones.count(session, athlete)
     settings = app.config.sources.strava
     lines = [f"Strava sync: {'enabled' if settings.enabled else 'disabled'} (api {settings.api_base_url})"]
     if tokens.get("refresh_token"):
@@ -240,6 +241,11 @@ def status(app: App) -> int:
     else:
         lines.append("Not connected: run `runstrong-sync strava auth`.")
     lines.append(f"Activities known from Strava: {len(index.get('activities', {}))}")
+    if hidden:
+        lines.append(
+            f"Activities hidden since access was revoked: {hidden} (deleted after 30 days; "
+            "`runstrong-sync strava restore` brings them back)."
+        )
     if cursor.get("resume_after"):
         resume = datetime.fromtimestamp(int(cursor["resume_after"]), UTC)
         lines.append(f"A stopped sync resumes from activities after {resume:%Y-%m-%d %H:%M} UTC.")
