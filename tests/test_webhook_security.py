@@ -148,10 +148,13 @@ def test_forged_events_change_nothing_and_cost_at_most_one_sync(served: Served, 
     queue = state(db, config, QUEUE_KEY)
     assert queue is not None and len(queue["events"]) <= MAX_QUEUED
 
+    costs = []
     for _ in range(4):
         run = sync(db, config, fake)
+        costs.append(run.requests)
         assert run.requests <= budget, run.requests
         assert (run.report.created, run.report.updated, run.report.deleted) == (0, 0, 0)
+    print(f"{len(forged)} forged events: requests per sync {costs}, a quiet sync {quiet}, budget {budget}")
     assert {key: (row.name, row.start_utc) for key, row in rows(db, config).items()} == before
     assert state(db, config, TOKENS_KEY) == tokens
     assert not fake.requests(r"/activities/\d+$", "DELETE")
