@@ -31,7 +31,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("database_url", ["po
 
 @pytest.fixture
 def fake() -> Iterator[FakeStrava]:
-    yield from serve(FakeStrava(strict_rotation=True))  # a refresh token dies once replaced
+    roomy = {"overall": (100_000, 1_000_000), "read": (100_000, 1_000_000)}  # not what is tested here
+    yield from serve(FakeStrava(strict_rotation=True, limits=roomy))  # a refresh token dies once replaced
 
 
 def squad(tmp_path: Path, fake: FakeStrava, database_url: str) -> tuple[dict[str, str], Config]:
