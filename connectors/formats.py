@@ -29,6 +29,7 @@ from connectors.fitfast import read_fit
 from connectors.fitreader import FitReadError
 from runstrong_sync.derive import derive_metrics
 from runstrong_sync.domain import Activity, Lap
+from runstrong_sync.text import clean_optional
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # larger than any real activity file, plain or unpacked
 FORMATS = ("fit", "gpx", "tcx")
@@ -145,6 +146,8 @@ def read_activity_file(
         result = _read_tcx(plain, source_ref, fingerprint, zone)
     if hints is not None:
         result.activities = [_with_hints(a, hints) for a in result.activities]
+    # Names and notes are outside text: cleaned here, where they enter.
+    result.activities = [replace(a, name=clean_optional(a.name)) for a in result.activities]
     return result
 
 

@@ -33,6 +33,7 @@ from runstrong_sync.config import Config
 from runstrong_sync.derive import derive_metrics
 from runstrong_sync.domain import Activity, DerivedMetrics, Label
 from runstrong_sync.sources import ConnectorContext, Deleted, Imported, Rejected, SourceEvent
+from runstrong_sync.text import clean_optional
 from runstrong_sync.zones import resolve_zones
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def activity_from_summary(
         elapsed_s=elapsed,
         moving_s=moving,
         distance_m=_number(raw, "distance"),
-        name=raw.get("name") if isinstance(raw.get("name"), str) else None,
+        name=clean_optional(raw.get("name")),  # outside text: cleaned where it enters
         avg_hr=_number(raw, "average_heartrate"),
         max_hr=_number(raw, "max_heartrate"),
         avg_speed_mps=_number(raw, "average_speed"),
@@ -248,6 +249,7 @@ class StravaConnector:
             self.settings.client_secret,
             self.clock,
             on_token_received=self.on_token_received,
+            update_state=context.update_state,
         )
         api = StravaApi(client, tokens, budget, sleep=self.sleep)
         run = _Run(self, context, api, tokens)
@@ -314,11 +316,19 @@ class _Run:
     # --- the run ----------------------------------------------------------------------------------
 
     def events(self) -> Iterator[SourceEvent]:
-        if any(self._revokes(e) for e in self.queued()):
-            yield from self.deauthorized()  # first: Strava refuses every request from now on
-        yield from self.scan()
-        yield from self.webhook_events()
-        yield from self.pending_streams()
+        """A deauthorization event is believed only when Strava refuses the token (events are not
+        signed): until then the run goes on as usual, and the event is dropped."""
+        revoke = any(self._revokes(e) for e in self.queued())
+        try:
+            yield from self.scan()
+            if revoke:
+                log.warning("A deauthorization event arrived, but Strava still accepts the token: ignored.")
+            yield from self.webhook_events()
+            yield from self.pending_streams()
+        except http.StravaRevokedError:
+            if not revoke:
+                raise
+            yield from self.deauthorized()
         self.stats.complete = True
 
     def save(self) -> None:
@@ -423,22 +433,27 @@ class _Run:
         )
 
     def webhook_events(self) -> Iterator[SourceEvent]:
+        """Apply queued events while the run's request budget lasts; the rest wait for the next run."""
         for event in self.queued():
+            if self._needs_request(event) and self.streams_left <= 0:
+                break
             yield from self.apply_event(event)
             self.context.save_state(QUEUE_DONE_KEY, {"seq": int(event.get("seq", 0))})
 
-    def apply_event(self, event: Mapping[str, Any]) -> Iterator[SourceEvent]:
-        kind, aspect = event.get("object_type"), event.get("aspect_type")
+    def _needs_request(self, event: Mapping[str, Any]) -> bool:
         key = str(event.get("object_id"))
-        if kind != "activity":
+        if event.get("object_type") != "activity" or key in self.seen:
+            return False  # the listing already brought its current state
+        return event.get("aspect_type") != "delete" or key in self.index
+
+    def apply_event(self, event: Mapping[str, Any]) -> Iterator[SourceEvent]:
+        """Events are not signed: each one only makes us ask Strava. A delete is applied when Strava
+        answers 404 for that activity; one it still has is read again instead."""
+        if not self._needs_request(event):
             return
-        if aspect == "delete":
-            if key in self.index:
-                yield Deleted(SOURCE, key, after_commit=self._forget(key))
-            return
-        if key in self.seen:
-            return  # the listing already brought its current state
+        key = str(event.get("object_id"))
         self.seen.add(key)
+        self.streams_left -= 1  # event look-ups share the run's budget with the streams
         self.stats.detail_requests += 1
         try:
             raw = self.api.get(f"/activities/{key}")
@@ -453,17 +468,23 @@ class _Run:
                 yield from self.imported(raw, digest)
 
     def deauthorized(self) -> Iterator[SourceEvent]:
-        """The athlete revoked access: forget their Strava data and tokens (Strava's terms)."""
+        """Strava confirmed the revocation: hide the activities for 30 days, forget the tokens. A run
+        stopped half-way is finished by the next one (the event stays queued, Strava still refuses)."""
+        hidden = len(self.index)
         for key in list(self.index):
-            yield Deleted(SOURCE, key, after_commit=self._forget(key))
+            yield Deleted(SOURCE, key, after_commit=self._forget(key), tombstone=True)
         self.pending.clear()
         self.dirty = True
         self.save()
         self.context.save_state(http.TOKENS_KEY, {"revoked_at": self.context.now.isoformat()})
         self.context.save_state(QUEUE_KEY, {"events": []})
         raise http.StravaAccessError(
-            "You revoked runstrong-sync's access in Strava; the Strava activities kept here were deleted.",
-            [http.REAUTHORIZE_HINT + " (only if you want Strava back)"],
+            f"You revoked runstrong-sync's access in Strava: the tokens were forgotten and the {hidden} "
+            "Strava activities kept here are hidden, and deleted after 30 days.",
+            [
+                "`runstrong-sync strava restore` brings them back now.",
+                http.REAUTHORIZE_HINT + " (only if you want Strava back)",
+            ],
         )
 
     def _is_us(self, athlete_id: Any) -> bool:

@@ -39,6 +39,7 @@ REAUTHORIZE_HINT = "Run `runstrong-sync strava auth` to connect again."
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+StateUpdate = Callable[[str, Callable[[dict[str, Any] | None], dict[str, Any] | None]], dict[str, Any] | None]
 
 
 def utc_now() -> datetime:
@@ -49,6 +50,10 @@ class StravaAccessError(RunstrongError):
     """Strava refuses access until the user acts (authorize again, reactivate the app)."""
 
     exit_status = ExitStatus.REAUTHORIZE
+
+
+class StravaRevokedError(StravaAccessError):
+    """Strava answered 401 to the stored tokens: the authorization is gone (revoked or replaced)."""
 
 
 class StravaRateLimitedError(RunstrongError):
@@ -305,8 +310,10 @@ class TokenKeeper:
         clock: Clock,
         *,
         on_token_received: Callable[[], None] | None = None,
+        update_state: StateUpdate | None = None,
     ) -> None:
         self.client = client
+        self.update_state = update_state
         self.save_state = save_state
         self.client_id = client_id
         self.client_secret = client_secret
@@ -336,6 +343,29 @@ class TokenKeeper:
             self.refresh()
 
     def refresh(self) -> None:
+        """A new token pair, committed before the new access token is used anywhere. With
+        ``update_state`` the refresh happens under the token row's lock, after reading the row
+        again: when another worker refreshed meanwhile, its pair is taken instead (Strava's old
+        refresh token may already be dead), so a rotated refresh token is never lost."""
+        numeric_id = self._client_id()
+        if self.update_state is None:
+            updated = self._exchange(numeric_id, self.stored)
+            self.save_state(TOKENS_KEY, updated)
+            self._use(updated)
+            return
+        ours = self.stored.get("refresh_token")
+
+        def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+            if current and current.get("refresh_token") and current.get("refresh_token") != ours:
+                return None  # refreshed by another worker after we read it: use that pair
+            return self._exchange(numeric_id, current or self.stored)
+
+        stored = self.update_state(TOKENS_KEY, change)
+        if not stored or not stored.get("refresh_token"):
+            raise StravaAccessError("Strava access was removed.", [REAUTHORIZE_HINT])
+        self._use(stored)
+
+    def _client_id(self) -> int:
         if not self.client_id or not self.client_secret:
             raise StravaAccessError(
                 "The Strava access token needs refreshing, but no client id and secret are configured.",
@@ -345,17 +375,20 @@ class TokenKeeper:
                 ],
             )
         try:
-            numeric_id = int(self.client_id)
+            return int(self.client_id)
         except ValueError as err:
             raise StravaAccessError(
                 f"sources.strava.client_id must be the number Strava shows for your app, not "
                 f"{self.client_id!r}.",
                 ["See https://www.strava.com/settings/api."],
             ) from err
+
+    def _exchange(self, numeric_id: int, stored: dict[str, Any]) -> dict[str, Any]:
+        """Trade the stored refresh token for a new pair; the pair to store."""
         form = {
             "client_id": numeric_id,
             "client_secret": self.client_secret,
-            "refresh_token": self.stored["refresh_token"],
+            "refresh_token": stored["refresh_token"],
             "grant_type": "refresh_token",
         }
         info = with_retries(
@@ -364,10 +397,10 @@ class TokenKeeper:
         )
         if self.on_token_received is not None:
             self.on_token_received()
-        # Commit first: until the new access token is used, the old refresh token stays good.
+        # Stored first: until the new access token is used, the old refresh token stays good.
         lifetime = info.get("expires_in")
         now = self.clock()
-        updated = dict(self.stored)
+        updated = dict(stored)
         updated.update(
             access_token=info["access_token"],
             refresh_token=info["refresh_token"],
@@ -377,12 +410,14 @@ class TokenKeeper:
             else int(info["expires_at"]),
             refreshed_at=now.isoformat(),
         )
-        self.save_state(TOKENS_KEY, updated)
-        self.stored = updated
-        self.client.access_token = updated["access_token"]
-        self.client.refresh_token = updated["refresh_token"]
-        self.client.token_expires = updated["expires_at"]
         self.refreshes += 1
+        return updated
+
+    def _use(self, stored: dict[str, Any]) -> None:
+        self.stored = dict(stored)
+        self.client.access_token = stored["access_token"]
+        self.client.refresh_token = stored["refresh_token"]
+        self.client.token_expires = int(stored["expires_at"])
 
     @staticmethod
     def _refused(error: exc.Fault) -> RunstrongError | None:
@@ -390,7 +425,7 @@ class TokenKeeper:
         if isinstance(error, exc.ApplicationInactive):
             return inactive_application_error()
         if status in (400, 401):
-            return StravaAccessError(
+            return StravaRevokedError(
                 "Strava refused the stored refresh token (it was revoked, replaced or has expired).",
                 [REAUTHORIZE_HINT, "If you removed the app in Strava's settings, that is why."],
             )
@@ -474,7 +509,7 @@ class StravaApi:
                 )
             except _UnauthorizedError as err:
                 if refreshed:
-                    raise StravaAccessError(
+                    raise StravaRevokedError(
                         "Strava refuses the access token even after refreshing it: the authorization "
                         "was revoked.",
                         [REAUTHORIZE_HINT],

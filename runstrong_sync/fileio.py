@@ -24,7 +24,7 @@ def write_atomic(path: Path, data: bytes) -> bool:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(temp_name).chmod(0o644)
+        Path(temp_name).chmod(0o600)  # the feed's secret-URL content: its owner's only
         Path(temp_name).replace(path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

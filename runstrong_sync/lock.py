@@ -37,7 +37,7 @@ def _holder(path: Path) -> str:
 def hold(path: Path, *, wait_s: float = 0.0, what: str = "sync") -> Iterator[None]:
     """Hold the lock at ``path`` for the block; wait up to ``wait_s`` seconds, else LockedError."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + wait_s
         while True:

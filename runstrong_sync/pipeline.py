@@ -11,6 +11,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from runstrong_sync import athletes, health, lock, upcoming
 from runstrong_sync import classify as classifier
 from runstrong_sync import plan as planner
@@ -34,10 +36,11 @@ from runstrong_sync.sources import (
     Progress,
     Rejected,
     SourceEvent,
+    StateChange,
     enabled_sources,
     load_connector,
 )
-from runstrong_sync.storage import deletions, feedstate, planstate, repo, runs
+from runstrong_sync.storage import deletions, feedstate, locks, planstate, repo, runs, tombstones
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import Athlete
 from runstrong_sync.zones import resolve_zones, zones_from_strava
@@ -136,6 +139,12 @@ def make_context(
         with db.transaction() as session:
             repo.set_state(session, athlete, key, value, now)
 
+    def update_state(key: str, change: StateChange) -> dict[str, Any] | None:
+        with db.transaction() as session:
+            return repo.update_state_locked(session, athlete, key, change, now)
+
+    if locks.per_athlete(db):  # several workers may share the database (SQLite: one, under the file lock)
+        extra.setdefault("update_state", update_state)
     context = ConnectorContext(config=config, now=now, load_state=load_state, save_state=save_state, **extra)
     if progress is not None:
         context.progress = progress
@@ -156,16 +165,12 @@ def ingest(
     """
     report = SourceReport(name)
     with db.transaction() as session:
-        tombstones = deletions.any_deleted(session, athlete)
+        any_deleted = deletions.any_deleted(session, athlete)
     for event in events:
         if should_stop is not None and should_stop():
             raise StopRequestedError(f"Stopped while reading {name}; the next run goes on from here.")
         if isinstance(event, Imported):
-            with db.transaction() as session:
-                if tombstones and _deleted_by_runner(session, athlete, event, explicit=name == "import"):
-                    result = repo.UpsertResult(0, repo.Outcome.DUPLICATE)
-                else:
-                    result = repo.upsert_activity(session, athlete, event.activity, now, event.fingerprint)
+            result = _store(db, athlete, event, now, any_deleted=any_deleted, explicit=name == "import")
             if result.outcome is repo.Outcome.CREATED:
                 report.created += 1
             elif result.outcome is repo.Outcome.UPDATED:
@@ -176,7 +181,10 @@ def ingest(
                 event.after_commit()
         elif isinstance(event, Deleted):
             with db.transaction() as session:
-                removed = repo.delete_by_identity(session, athlete, event.source, event.external_id)
+                if event.tombstone:
+                    removed = tombstones.hide(session, athlete, event.source, event.external_id, now)
+                else:
+                    removed = repo.delete_by_identity(session, athlete, event.source, event.external_id)
             report.deleted += int(removed)
             if event.after_commit is not None:
                 event.after_commit()
@@ -199,6 +207,28 @@ def _deleted_by_runner(session: Any, athlete: int, event: Imported, *, explicit:
         return False
     log.info("skipped %s: deleted by you (import it by name to bring it back)", event.activity.source_ref)
     return True
+
+
+def _store(
+    db: Database, athlete: int, event: Imported, now: datetime, *, any_deleted: bool, explicit: bool
+) -> repo.UpsertResult:
+    """Upsert in its own transaction. Another worker storing the same activity at the same moment
+    makes the unique identity refuse one insert: that transaction is rolled back and tried again,
+    and then finds the activity the other worker stored."""
+    try:
+        return _upsert(db, athlete, event, now, any_deleted=any_deleted, explicit=explicit)
+    except IntegrityError:
+        log.info("%s was stored by another worker meanwhile", event.activity.source_ref)
+    return _upsert(db, athlete, event, now, any_deleted=any_deleted, explicit=explicit)
+
+
+def _upsert(
+    db: Database, athlete: int, event: Imported, now: datetime, *, any_deleted: bool, explicit: bool
+) -> repo.UpsertResult:
+    with db.transaction() as session:
+        if any_deleted and _deleted_by_runner(session, athlete, event, explicit=explicit):
+            return repo.UpsertResult(0, repo.Outcome.DUPLICATE)
+        return repo.upsert_activity(session, athlete, event.activity, now, event.fingerprint)
 
 
 def _import(db: Database, athlete: int, context: ConnectorContext, paths: Sequence[Path]) -> SourceReport:
@@ -618,7 +648,10 @@ def sync(
 
     Holds the single-instance lock; ``athlete`` picks whose sources, settings and feed.
     """
-    with lock.hold(config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s):
+    with (
+        locks.install_lock(db, config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s),
+        locks.athlete_lock(db, athlete, wait_s=lock_wait_s),
+    ):
         return sync_athlete(
             config,
             db,
@@ -647,21 +680,24 @@ def sync_all(
 ) -> list[SyncReport]:
     """Sync every athlete in turn under one lock; one athlete's failure does not stop the others."""
     reports = []
-    with lock.hold(config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s):
+    with locks.install_lock(db, config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s):
         for key in athletes.keys(db, config, now):
             try:
-                reports.append(
-                    sync_athlete(
-                        config,
-                        db,
-                        now=now,
-                        sources=sources,
-                        http_session=http_session,
-                        athlete=key,
-                        should_stop=should_stop,
-                        options=options,
+                with locks.athlete_lock(db, key):
+                    reports.append(
+                        sync_athlete(
+                            config,
+                            db,
+                            now=now,
+                            sources=sources,
+                            http_session=http_session,
+                            athlete=key,
+                            should_stop=should_stop,
+                            options=options,
+                        )
                     )
-                )
+            except lock.LockedError as exc:
+                log.info("%s", exc)  # another worker has this athlete: not a problem to report
             except (DatabaseError, StopRequestedError):
                 raise
             except RunstrongError as exc:
@@ -721,6 +757,8 @@ def sync_athlete(
                     report,
                 )
             )
+        with db.transaction() as session:
+            tombstones.purge(session, athlete_row, now)
         report.relabelled = relabel(db, athlete_row, config, now)
         _, report.plan_changes = replan(db, athlete_row, config, now, http_session)
         publish_plan(db, athlete_row, config, context, names, report)

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from runstrong_sync.domain import Label, LabelledActivity, StrengthSession
 from runstrong_sync.plan import FORM_MARKER
+from runstrong_sync.text import clean_text
 
 LABEL_STYLES = {Label.EASY: "green", Label.HARD: "bold red", Label.LONG: "bold blue", Label.OTHER: "dim"}
 
@@ -160,5 +161,7 @@ def print_rejections(console: Console, rejected: Sequence[tuple[str, str, str | 
         where = f" (set aside in {moved})" if moved else ""
         # Reasons quote decoders ("[computed: 0xA1D5, ...]"): printed as text, not markup.
         console.print(
-            f"[red]rejected[/red] {escape(f'{ref}: {reason}{where}')}", highlight=False, soft_wrap=True
+            f"[red]rejected[/red] {escape(clean_text(f'{ref}: {reason}{where}', 4000))}",
+            highlight=False,
+            soft_wrap=True,
         )

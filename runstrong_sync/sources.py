@@ -27,6 +27,8 @@ from runstrong_sync.errors import ConfigError
 
 ENTRY_POINT_GROUP = "runstrong_sync.connectors"
 Progress = Callable[[int, int | None, str], None]  # done, total (None: unknown), what
+StateChange = Callable[[dict[str, Any] | None], dict[str, Any] | None]
+StateUpdate = Callable[[str, StateChange], dict[str, Any] | None]
 
 
 def _no_progress(done: int, total: int | None, what: str) -> None:
@@ -45,6 +47,7 @@ class Deleted:
     source: str
     external_id: str
     after_commit: Callable[[], None] | None = None
+    tombstone: bool = False  # keep it hidden and restorable for a while instead of deleting it
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,9 @@ class ConnectorContext:
     progress: Progress = _no_progress
     http_session: Any = None  # a requests.Session; tests pass one routed to a local server
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Read a state row under a row lock, give it to the function, store what it returns (unless
+    # None) and commit: for what two workers must never both change (a refresh token).
+    update_state: StateUpdate | None = None
 
 
 @runtime_checkable

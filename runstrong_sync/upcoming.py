@@ -16,6 +16,7 @@ from icalendar import Calendar
 
 from runstrong_sync.errors import RunstrongError
 from runstrong_sync.plan import PlannedEvent
+from runstrong_sync.text import clean_text
 
 TIMEOUT_S = 20
 PAST_DAYS = 21  # past races in the plan's calendar still set the recovery after them
@@ -86,8 +87,8 @@ def parse(data: bytes, source: str, zone: tzinfo, first: date, last: date) -> li
             PlannedEvent(
                 start=start,
                 end=end,
-                title=str(component.get("summary", "")),
-                description=str(component.get("description", "")),
+                title=clean_text(str(component.get("summary", ""))),  # outside text, cleaned here
+                description=clean_text(str(component.get("description", ""))),
             )
         )
     return sorted(events, key=lambda e: (_sort_key(e.start), e.title))

@@ -168,6 +168,7 @@ class FakeStrava:
         self.hidden: dict[int, int] = {}  # page -> items dropped from it (Strava's short pages)
         self.responses_429 = 0
         self.deauthorized = False
+        self.subscriptions: dict[int, str] = {}  # push subscription id -> callback URL
         self.skew_s = 0.0  # the fake's clock runs ahead when a test moves to the next window
 
     def time(self) -> float:
@@ -273,18 +274,23 @@ class FakeStrava:
                 over = True
         return not over
 
-    def handle(self, method: str, path: str, query: dict[str, str], form: dict[str, str], auth: str):
-        """-> (status, json body, extra headers)"""
+    def _delay(self, path: str) -> None:
         for delay in self.delays:
             if delay.count > 0 and delay.pattern.search(path):
                 delay.count -= 1
                 time.sleep(delay.seconds)
                 break
+
+    def handle(self, method: str, path: str, query: dict[str, str], form: dict[str, str], auth: str):
+        """-> (status, json body, extra headers)"""
+        self._delay(path)
         with self.lock:
             if path == "/oauth/authorize":
                 return self._authorize(query)
             if path == "/oauth/token" and method == "POST":
                 return self._token(form)
+            if path.startswith("/api/v3/push_subscriptions"):
+                return self._push(method, path, {**query, **form})
             if not path.startswith("/api/v3/") and path != "/oauth/deauthorize":
                 return 404, fixture("error_404_record_not_found.json"), {}
             headers = self._headers()
@@ -353,6 +359,43 @@ class FakeStrava:
                 self.fresh_access[body["access_token"]] = old
             return 200, body, {}
         return 400, {"message": "Bad Request"}, {}
+
+    def _push(self, method: str, path: str, params: dict[str, str]):
+        """Push subscriptions, by the app's credentials; creating one checks the callback first."""
+        if params.get("client_id") != self.client_id or params.get("client_secret") != self.client_secret:
+            return 401, {"message": "Authorization Error", "errors": [{"field": "client_id"}]}, {}
+        match = re.fullmatch(r"/api/v3/push_subscriptions(?:/(\d+))?", path)
+        if match is None:
+            return 404, fixture("error_404_record_not_found.json"), {}
+        if method == "GET":
+            listed = fixture("push_subscription_list_response.json")[0]
+            return 200, [dict(listed, id=i, callback_url=u) for i, u in self.subscriptions.items()], {}
+        if method == "DELETE" and match.group(1):
+            return (204, None, {}) if self.subscriptions.pop(int(match.group(1)), None) else (404, {}, {})
+        if self.subscriptions:
+            return 400, {"message": "Bad Request", "errors": [{"code": "already exists"}]}, {}
+        callback = params.get("callback_url", "")
+        challenge = secrets.token_hex(8)
+        check = {
+            "hub.mode": "subscribe",
+            "hub.challenge": challenge,
+            "hub.verify_token": params.get("verify_token", ""),
+        }
+        try:
+            answer = requests.get(callback, params=check, timeout=2)
+            ok = answer.status_code == 200 and answer.json() == {"hub.challenge": challenge}
+        except (requests.RequestException, ValueError):
+            ok = False
+        if not ok:
+            return (
+                400,
+                {"message": "Bad Request", "errors": [{"field": "callback url", "code": "not verifiable"}]},
+                {},
+            )
+        subscription = fixture("push_subscription_create_response.json")["id"] + len(self.log)
+        self.subscriptions[subscription] = callback
+        self.webhook_url = callback
+        return 201, {"id": subscription}, {}
 
     def _api(self, method: str, path: str, query: dict[str, str]) -> tuple[int, Any]:
         if path in ("/oauth/deauthorize", "/api/v3/oauth/deauthorize") and method == "POST":
@@ -425,7 +468,7 @@ class _Handler(BaseHTTPRequestHandler):
             method, parts.path, query, form, self.headers.get("Authorization", "")
         )
         entry.status = status
-        data = json.dumps(payload).encode()
+        data = json.dumps(payload).encode() if payload is not None else b""
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -442,6 +485,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._serve("POST")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
 
 
 class _Server(ThreadingHTTPServer):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-CORE = ["domain", "classify", "plan", "derive", "exercises", "zones"]
+CORE = ["domain", "classify", "plan", "derive", "exercises", "zones", "text"]
 ALLOWED_STDLIB = {
     "__future__",
     "bisect",

@@ -136,10 +136,13 @@ def test_two_installs_never_share_a_uid(tmp_path: Path) -> None:
 
 def test_runs_published_before_the_upgrade_keep_their_uids(tmp_path: Path, database_url: str) -> None:
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     config = _config(tmp_path).model_copy(update={"database": DatabaseConfig(url=database_url)})
     engine = create_engine(config.database_url)
-    command.upgrade(alembic_config(engine), "0002_ops")  # a database from before this change
+    alembic = alembic_config(engine)
+    before = ScriptDirectory.from_config(alembic).get_revision("0006_firsthour").down_revision
+    command.upgrade(alembic, str(before))  # a database from just before this change
     old = Database(engine)
     athlete = pipeline.athlete_id(old, config, NOW)
     with old.transaction() as session:

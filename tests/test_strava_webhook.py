@@ -19,7 +19,14 @@ from strava_helpers import NOW, connect, history, make_config, rows, state, sync
 
 from connectors.strava import INDEX_KEY, QUEUE_KEY
 from connectors.strava_http import TOKENS_KEY, StravaAccessError
-from connectors.strava_webhook import WebhookError, parse_event, validate_subscription, webhook_routes
+from connectors.strava_webhook import (
+    WebhookError,
+    callback_url,
+    ensure_secret,
+    parse_event,
+    validate_subscription,
+    webhook_routes,
+)
 from runstrong_sync.storage.db import Database
 
 VERIFY = "a-long-random-string"
@@ -44,7 +51,7 @@ def connected(tmp_path: Path, fake: FakeStrava) -> Iterator[tuple[Any, Database]
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    fake.webhook_url = f"http://127.0.0.1:{port}/strava/webhook"
+    fake.webhook_url = callback_url(f"http://127.0.0.1:{port}", ensure_secret(db, NOW))
     yield config, db
     server.should_exit = True
     thread.join(10)
@@ -109,7 +116,7 @@ def test_events_are_queued_fast_and_applied_by_the_next_sync(
 
     run = sync(db, config, fake)
     assert (run.report.created, run.report.updated, run.report.deleted) == (1, 1, 1)
-    assert run.requests == 1 + 2  # the listing, and one detail fetch per create/update
+    assert run.requests == 1 + 3  # the listing, one detail fetch per event (the delete: its 404)
     stored = rows(db, config)
     assert stored["4242"].name == "Logged late"
     assert stored[str(old["id"])].sport == "ride" and stored[str(old["id"])].name == "Messy"
@@ -118,7 +125,7 @@ def test_events_are_queued_fast_and_applied_by_the_next_sync(
     assert again.requests == 1 and again.report.created == again.report.updated == 0
 
 
-def test_deauthorization_deletes_strava_data_and_tokens(
+def test_confirmed_deauthorization_forgets_tokens_and_hides_activities(
     connected: tuple[Any, Database], fake: FakeStrava
 ) -> None:
     config, db = connected
@@ -130,7 +137,7 @@ def test_deauthorization_deletes_strava_data_and_tokens(
     fake.refresh_tokens.clear()
     with pytest.raises(StravaAccessError) as caught:
         sync(db, config, fake)
-    assert "revoked" in str(caught.value) and "deleted" in str(caught.value)
+    assert "revoked" in str(caught.value) and "strava restore" in str(caught.value)
     assert rows(db, config) == {}
     tokens = state(db, config, TOKENS_KEY)
     assert tokens is not None and "refresh_token" not in tokens

@@ -10,6 +10,7 @@ import click
 
 from runstrong_sync.cli.app import App, parse_today, setup_logging, today_from_env
 from runstrong_sync.errors import ExitStatus, RunstrongError
+from runstrong_sync.privacy import set_private_umask
 
 # Command groups whose modules are slow to import (stravalib takes about a second), loaded only
 # when named, so `sync`, cron and the tests start quickly.
@@ -61,6 +62,7 @@ def cli(
     \b
       eval "$(_RUNSTRONG_SYNC_COMPLETE=bash_source runstrong-sync)"
     """
+    set_private_umask()  # before anything is written: files 0600, directories 0700
     app = App(config_path=config_path, verbose=verbose, athlete_key=athlete_key)
     setup_logging(verbose, app.errors)
     app.today = parse_today(today or today_from_env())

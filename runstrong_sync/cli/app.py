@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.logging import RichHandler
 
-from runstrong_sync import athletes, pipeline
+from runstrong_sync import athletes, pipeline, privacy
 from runstrong_sync.config import Config, load_config
 from runstrong_sync.storage.db import Database, open_database
 
@@ -34,6 +34,9 @@ class App:
         """The configuration file's values, before any athlete's own settings."""
         if self._file_config is None:
             self._file_config = load_config(self.config_path)
+            for warning in privacy.config_warnings(self._file_config.source_path):
+                self.errors.print(f"Warning: {warning}", highlight=False, markup=False, soft_wrap=True)
+            privacy.tighten(self._file_config)  # an install made before files were private
         return self._file_config
 
     @property

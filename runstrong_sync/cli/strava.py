@@ -1,4 +1,5 @@
-"""`runstrong-sync strava auth|status|disconnect`: connect Strava once, look at it, let it go."""
+"""`runstrong-sync strava auth|status|disconnect|restore|webhook`: connect Strava once, look at it,
+let it go, bring back what a revocation hid, and register the push-event callback."""
 
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import click
+import requests
 from stravalib import exc
 from stravalib.protocol import Scope
 
 from connectors import strava as connector
 from connectors import strava_http as http
+from connectors import strava_webhook as webhooks
 from runstrong_sync import pipeline
 from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.config import StravaSourceConfig
 from runstrong_sync.errors import ConfigError, RunstrongError
-from runstrong_sync.storage import repo
+from runstrong_sync.storage import repo, tombstones
 
 SCOPES: list[Scope] = ["read", "activity:read_all", "profile:read_all"]
 ZONES_KEY = "strava.zones"
@@ -221,6 +224,7 @@ def status(app: App) -> int:
         tokens, index, cursor = get(http.TOKENS_KEY), get(connector.INDEX_KEY), get(connector.CURSOR_KEY)
         pending, queue = get(connector.PENDING_KEY), get(connector.QUEUE_KEY)
         done, rate = get(connector.QUEUE_DONE_KEY), get(http.RATE_KEY)
+        hidden = tombstones.count(session, athlete)
     settings = app.config.sources.strava
     lines = [f"Strava sync: {'enabled' if settings.enabled else 'disabled'} (api {settings.api_base_url})"]
     if tokens.get("refresh_token"):
@@ -237,6 +241,11 @@ def status(app: App) -> int:
     else:
         lines.append("Not connected: run `runstrong-sync strava auth`.")
     lines.append(f"Activities known from Strava: {len(index.get('activities', {}))}")
+    if hidden:
+        lines.append(
+            f"Activities hidden since access was revoked: {hidden} (deleted after 30 days; "
+            "`runstrong-sync strava restore` brings them back)."
+        )
     if cursor.get("resume_after"):
         resume = datetime.fromtimestamp(int(cursor["resume_after"]), UTC)
         lines.append(f"A stopped sync resumes from activities after {resume:%Y-%m-%d %H:%M} UTC.")
@@ -295,6 +304,115 @@ def disconnect(app: App, yes: bool) -> int:
     app.console.print(
         f"Disconnected{' (access revoked at Strava)' if told_strava else ''}: {removed} Strava "
         "activities and the tokens were deleted here. Activities from files stay.",
+        highlight=False,
+        markup=False,
+    )
+    return 0
+
+
+@strava.command()
+@pass_app
+def restore(app: App) -> int:
+    """Bring back the Strava activities hidden when access was revoked (kept for 30 days)."""
+    with app.db.transaction() as session:
+        restored = tombstones.restore(session, app.athlete())
+    app.console.print(
+        f"Restored {restored} activities; `runstrong-sync sync` plans with them again."
+        if restored
+        else "No hidden activities to restore (they are deleted 30 days after access was revoked).",
+        highlight=False,
+        markup=False,
+    )
+    return 0
+
+
+@strava.group()
+def webhook() -> None:
+    """Strava's push events: register the secret callback URL (subscribe), or replace it (rotate)."""
+
+
+PUSH_SUBSCRIPTIONS = f"{http.STRAVA_ORIGIN}/api/v3/push_subscriptions"
+
+
+def _push_call(
+    session: requests.Session, method: str, url: str, credentials: dict[str, Any], **kwargs: Any
+) -> requests.Response:
+    try:
+        answer = session.request(method, url, **kwargs)
+    except requests.RequestException as err:
+        raise RunstrongError(
+            f"Strava's push subscription API did not answer ({type(err).__name__}).",
+            ["Check the network (and sources.strava.api_base_url), then try again."],
+        ) from err
+    if answer.status_code >= 400:
+        raise RunstrongError(
+            f"Strava refused the push subscription request ({answer.status_code}): {answer.text[:300]}",
+            [
+                "Strava checks the callback URL while subscribing: the server (`runstrong-sync serve` or "
+                "the daemon) must be running and reachable at server.public_url over https.",
+                f"client_id {credentials['client_id']} must be your API application's.",
+            ],
+        )
+    return answer
+
+
+def subscribe_callback(app: App, url: str) -> int:
+    """Replace the app's push subscription (Strava allows one) by one for ``url``; returns its id."""
+    client_id, client_secret = _credentials(app.config.sources.strava)
+    credentials: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret}
+    session = connector.session_for(app.config)
+    listed = _push_call(session, "GET", PUSH_SUBSCRIPTIONS, credentials, params=credentials).json()
+    for item in listed if isinstance(listed, list) else []:
+        if isinstance(item, dict) and "id" in item:
+            _push_call(
+                session, "DELETE", f"{PUSH_SUBSCRIPTIONS}/{item['id']}", credentials, params=credentials
+            )
+    verify = app.config.sources.strava.webhook_verify_token or url.rsplit("/", 1)[-1]
+    form = {**credentials, "callback_url": url, "verify_token": verify}
+    created = _push_call(session, "POST", PUSH_SUBSCRIPTIONS, credentials, data=form).json()
+    return int(created["id"]) if isinstance(created, dict) and "id" in created else 0
+
+
+def _public_url(app: App, url: str | None) -> str:
+    base = url or app.config.server.public_url
+    if not base:
+        raise ConfigError(
+            "The server's public address is not known.",
+            ["Set server.public_url (the https:// address of your reverse proxy) or pass --url."],
+        )
+    return base
+
+
+@webhook.command()
+@click.option("--url", help="The server's public https:// address (default: server.public_url).")
+@pass_app
+def subscribe(app: App, url: str | None) -> int:
+    """Register this install's secret callback URL with Strava (the server must be running)."""
+    secret = webhooks.ensure_secret(app.db, datetime.now(UTC))
+    subscription = subscribe_callback(app, webhooks.callback_url(_public_url(app, url), secret))
+    app.console.print(
+        f"Strava sends push events to {_public_url(app, url).rstrip('/')}{webhooks.WEBHOOK_PATH}/<secret> "
+        f"(subscription {subscription}).",
+        highlight=False,
+        markup=False,
+    )
+    return 0
+
+
+@webhook.command()
+@click.option("--url", help="The server's public https:// address (default: server.public_url).")
+@click.option("--no-subscribe", is_flag=True, help="Only replace the secret; subscribe again later.")
+@pass_app
+def rotate(app: App, url: str | None, no_subscribe: bool) -> int:
+    """Replace the secret in the callback URL (the old URL answers 404) and subscribe again."""
+    base = None if no_subscribe else _public_url(app, url)
+    secret = webhooks.rotate_secret(app.db, datetime.now(UTC))
+    if base is None:
+        app.console.print("New webhook secret stored; run `runstrong-sync strava webhook subscribe`.")
+        return 0
+    subscription = subscribe_callback(app, webhooks.callback_url(base, secret))
+    app.console.print(
+        f"New webhook secret in use (subscription {subscription}); the old callback URL answers 404.",
         highlight=False,
         markup=False,
     )

@@ -33,12 +33,12 @@ from runstrong_sync.web.page import page_routes
 access_log = logging.getLogger("runstrong_sync.access")
 CONTENT_TYPE = b"text/calendar; charset=utf-8"
 NOT_FOUND = b"Not found\n"
-FEED_PATH = re.compile(r"^/feed/[^/]*")
+FEED_PATH = re.compile(r"^/(feed|strava/webhook)/[^/]*")
 
 
 def redact(path: str) -> str:
-    """The path as logs may show it: the secret token replaced."""
-    return FEED_PATH.sub("/feed/<token>", path)
+    """The path as logs may show it: the secret token (of a feed, of Strava's webhook) replaced."""
+    return FEED_PATH.sub(r"/\1/<token>", path)
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

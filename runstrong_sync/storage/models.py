@@ -91,6 +91,8 @@ class ActivityRow(Base):
     label_override: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the source's access was revoked: hidden everywhere, restorable, purged after 30 days.
+    tombstoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     sources: Mapped[list[ActivitySource]] = relationship(
         back_populates="activity", cascade="all, delete-orphan", passive_deletes=True
@@ -226,3 +228,13 @@ class GarminWorkoutRow(Base):
     scheduled_date: Mapped[str | None] = mapped_column(String(10))  # YYYY-MM-DD in the athlete's zone
     content_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InstallSecret(Base):
+    """Secrets of the install as a whole (the Strava webhook's callback path)."""
+
+    __tablename__ = "install_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

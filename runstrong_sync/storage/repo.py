@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from runstrong_sync.storage.models import (
     StateRow,
     SyncRunRow,
 )
+from runstrong_sync.text import clean_optional
 
 MATCH_START_S = 120  # the same run from two sources starts within 2 minutes...
 MATCH_TOLERANCE = 0.05  # ...and agrees on duration and distance within 5 %
@@ -91,7 +92,7 @@ def _apply(row: ActivityRow, activity: Activity, now: datetime) -> None:
     row.source_ref = activity.source_ref
     row.external_id = activity.external_id
     row.sport = activity.sport
-    row.name = activity.name
+    row.name = clean_optional(activity.name)  # any connector's names, whatever it did itself
     row.start_utc = activity.start_utc
     row.utc_offset_s = activity.utc_offset_s
     row.elapsed_s = activity.elapsed_s
@@ -115,7 +116,7 @@ def _apply(row: ActivityRow, activity: Activity, now: datetime) -> None:
 # Columns that are not the activity's content: identity, bookkeeping, and the labels set later.
 NOT_CONTENT = frozenset(
     {"id", "athlete_id", "created_at", "updated_at", "source_ref", "label", "label_override", "confidence"}
-    | {"reasons_json"}
+    | {"reasons_json", "tombstoned_at"}
 )
 
 
@@ -140,6 +141,7 @@ def find_match(session: Session, athlete_id: int, activity: Activity) -> Activit
             ActivityRow.athlete_id == athlete_id,
             ActivityRow.start_utc >= activity.start_utc - window,
             ActivityRow.start_utc <= activity.start_utc + window,
+            ActivityRow.tombstoned_at.is_(None),
         )
     ).all()
     for row in candidates:
@@ -191,6 +193,10 @@ def upsert_activity(
 
     if identity is None:
         _add_identity(session, athlete_id, row.id, activity, fingerprint, now)
+    if row.tombstoned_at is not None:  # the source gives it back (authorized again): it returns
+        row.tombstoned_at = None
+        _apply(row, _keep_known(row, activity), now)
+        return UpsertResult(row.id, Outcome.UPDATED)
     # The very record the row holds, again (perhaps edited at the source): store what it says now.
     if identity is not None and (row.source, row.external_id) == (activity.source, activity.external_id):
         activity = _keep_known(row, activity)
@@ -327,7 +333,10 @@ def row_classification(row: ActivityRow) -> Classification | None:
 
 
 def activity_rows(session: Session, athlete_id: int, since: datetime | None = None) -> Sequence[ActivityRow]:
-    query = select(ActivityRow).where(ActivityRow.athlete_id == athlete_id)
+    """The athlete's activities, tombstoned ones left out (they feed no plan, feed or label)."""
+    query = select(ActivityRow).where(
+        ActivityRow.athlete_id == athlete_id, ActivityRow.tombstoned_at.is_(None)
+    )
     if since is not None:
         query = query.where(ActivityRow.start_utc >= since)
     return session.scalars(query.order_by(ActivityRow.start_utc, ActivityRow.id)).all()
@@ -442,6 +451,29 @@ def save_sessions(
 def get_state(session: Session, athlete_id: int, key: str) -> dict[str, Any] | None:
     row = session.get(StateRow, (athlete_id, key))
     return dict(row.value_json) if row is not None else None
+
+
+def update_state_locked(
+    session: Session,
+    athlete_id: int,
+    key: str,
+    change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+    now: datetime,
+) -> dict[str, Any] | None:
+    """Read the row with SELECT ... FOR UPDATE (PostgreSQL: other workers wait), store what
+    ``change`` makes of it unless None; returns the value now stored."""
+    row = session.scalar(
+        select(StateRow)
+        .where(StateRow.athlete_id == athlete_id, StateRow.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    current = dict(row.value_json) if row is not None else None
+    updated = change(current)
+    if updated is None:
+        return current
+    set_state(session, athlete_id, key, updated, now)
+    return updated
 
 
 def set_state(session: Session, athlete_id: int, key: str, value: dict[str, Any], now: datetime) -> None:

@@ -1,7 +1,7 @@
 """install-wide UID part, runs feed events with SEQUENCE, deleted-activity tombstones
 
 Revision ID: 0006_firsthour
-Revises: 0002_ops
+Revises: 0003_security
 Create Date: 2026-11-28 10:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_firsthour"
-down_revision = "0002_ops"
+down_revision = "0003_security"
 branch_labels = None
 depends_on = None
 
