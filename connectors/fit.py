@@ -49,7 +49,33 @@ SPORTS = {
 }
 
 
+# Sport numbers of FIT profiles newer than the one the decoders carry (FIT SDK 21.x): the
+# decoders hand these over as bare numbers.
+LATER_FIT_SPORTS = {
+    53: "diving",
+    62: "hiit",
+    64: "racket",
+    65: "wheelchair_push_walk",
+    66: "wheelchair_push_run",
+    67: "meditation",
+    69: "disc_golf",
+    71: "cricket",
+    72: "rugby",
+    73: "hockey",
+    74: "lacrosse",
+    75: "volleyball",
+    76: "water_tubing",
+    77: "wakesurfing",
+    80: "mixed_martial_arts",
+    82: "snorkeling",
+    83: "dance",
+    84: "jump_rope",
+}
+
+
 def normalise_sport(sport: Any, sub_sport: Any) -> str:
+    if isinstance(sport, int) or (isinstance(sport, str) and sport.isdigit()):
+        sport = LATER_FIT_SPORTS.get(int(sport), "other")  # a number no profile names
     sport_s = str(sport) if sport is not None else "generic"
     sub_s = str(sub_sport) if sub_sport is not None else None
     return SPORTS.get((sport_s, sub_s)) or SPORTS.get((sport_s, None)) or sport_s
@@ -133,6 +159,7 @@ def activities_from_fit(
                 [records.heart_rate[i] for i in chosen],
                 [records.speed[i] for i in chosen],
                 [records.distance[i] for i in chosen],
+                [records.altitude[i] for i in chosen] if records.altitude else (),
             )
             if chosen
             else None

@@ -176,7 +176,7 @@ _GUARD_LOCAL_DATE, _GUARD_INTO_DAY = 0, 1
 
 Step = tuple[str, int, int, Any, Any, Any, Any]
 # (unpack, ts, ts invalid, hr, hr invalid, distance, invalid, scale, position_lat, invalid,
-#  speed sources, compressed_speed_distance)
+#  speed sources, compressed_speed_distance, altitude sources)
 SimpleRecord = tuple[
     Callable[[bytes, int], tuple[Any, ...]],
     int,
@@ -190,14 +190,33 @@ SimpleRecord = tuple[
     Any,
     tuple[tuple[int, Any, Any], ...],
     int,
+    tuple[tuple[int, Any, Any, Any], ...],
 ]
-SimpleFields = tuple[int, Any, int, Any, int, Any, Any, int, Any, tuple[tuple[int, Any, Any], ...], int]
+SimpleFields = tuple[
+    int,
+    Any,
+    int,
+    Any,
+    int,
+    Any,
+    Any,
+    int,
+    Any,
+    tuple[tuple[int, Any, Any], ...],
+    int,
+    tuple[tuple[int, Any, Any, Any], ...],
+]
 # The profile's layout of compressed_speed_distance: speed in bits 0-11 (1/100 m/s), distance in
 # bits 12-23 (1/16 m, accumulated across rollovers).
 _PACKED_SPEED: Final = (12, 0, 100, None)
 _PACKED_DISTANCE: Final = (12, 12, 16, None)
 _PACKED_INVALID: Final = b"\xff\xff\xff"
 _PACKED_KEY: Final = (20, 5)
+# Components that copy their whole source field (enhanced_speed from speed, enhanced_altitude
+# from altitude): the same value as the field itself.
+_PLAIN_COMPONENTS: Final = frozenset(
+    {("enhanced_speed", (16, 0, 1000, None)), ("enhanced_altitude", (16, 0, 5, 500))}
+)
 
 
 class _Plan:
@@ -297,6 +316,7 @@ class _Decoder:
         rec_hr = records.heart_rate
         rec_speed = records.speed
         rec_dist = records.distance
+        rec_alt = records.altitude
         has_position = records.has_position
         plans: list[_Plan | None] = [None] * 16
         ts_acc = 0  # last timestamp seen, for compressed-timestamp headers
@@ -337,8 +357,15 @@ class _Decoder:
                     pos_inv,
                     speeds,
                     packed_i,
+                    alts,
                 ) = simple
                 values = unpack_record(data, body)
+                altitude = None
+                for alt_i, alt_inv, alt_scale, alt_offset in alts:  # the last valid one wins
+                    raw = values[alt_i]
+                    if raw != alt_inv:
+                        altitude = float(raw) / alt_scale - alt_offset
+                rec_alt.append(altitude)
                 stamp: Any = None
                 if ts_i >= 0:
                     raw = values[ts_i]
@@ -411,6 +438,7 @@ class _Decoder:
                     rec_hr.append(_number(out.get("heart_rate")))
                     rec_speed.append(_number(out.get("enhanced_speed", out.get("speed"))))
                     rec_dist.append(_number(out.get("distance")))
+                    rec_alt.append(_number(out.get("enhanced_altitude", out.get("altitude"))))
                     if "position_lat" in out:
                         has_position = True
                     continue
@@ -835,6 +863,7 @@ def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -
     """
     found: dict[str, tuple[int, Any, Any]] = {}
     speeds: list[tuple[int, Any, Any]] = []
+    alts: list[tuple[int, Any, Any, Any]] = []
     speed_fields = 0
     packed: list[tuple[str, int]] = []
     for name, op, index, invalid, p1, p2, p3 in steps:
@@ -843,9 +872,14 @@ def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -
             packed_distance = name == "distance" and p1 == _PACKED_DISTANCE and p3 == (_RECORD, 5)
             if (packed_speed or packed_distance) and p2 == 3:
                 packed.append((name, index))
-            elif name != "enhanced_speed" or p2 or p3 is not None or p1 != (16, 0, 1000, None):
+            elif (name, p1) not in _PLAIN_COMPONENTS or p2 or p3 is not None:
                 return None
-            continue  # same value as its speed field, handled there
+            continue  # same value as its source field, handled there
+        if name in ("altitude", "enhanced_altitude"):
+            if op != _OP_NUM or not p1:
+                return None
+            alts.append((index, invalid, p1, p2 or 0))
+            continue
         if name in ("speed", "enhanced_speed"):
             if op != _OP_NUM or p2 or not p1:
                 return None
@@ -864,7 +898,7 @@ def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -
     if len(speed_numbers) != len(set(speed_numbers)) or speed_fields != len(speed_numbers):
         return None
     for number, _size, base_id in specs:
-        if number == 6 and base_id != 0x84:  # the component masks 16 bits: equal only for uint16
+        if number in (2, 6) and base_id != 0x84:  # the component masks 16 bits: equal only for uint16
             return None
     packed_index = -1
     if packed:  # compressed_speed_distance (3 bytes), alone as the source of speed and distance
@@ -889,6 +923,7 @@ def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -
         pos[1],
         tuple(speeds),
         packed_index,
+        tuple(alts),
     )
 
 

@@ -59,6 +59,7 @@ def _collect(fit: fitparse.FitFile) -> FitContent:
             speed = values.get("enhanced_speed", values.get("speed"))
             records.speed.append(_number(speed))
             records.distance.append(_number(values.get("distance")))
+            records.altitude.append(_number(values.get("enhanced_altitude", values.get("altitude"))))
             if values.get("position_lat") is not None:
                 records.has_position = True
         elif name == "lap":

@@ -36,34 +36,77 @@ ARCHIVE_SUFFIX = ".zip"
 GPX_ROOT = re.compile(rb"<(?:\w+:)?gpx[\s>]")
 TCX_NS = "{http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2}"
 
-# Sport words used by GPX <type> (Garmin, Strava: words or Strava's old numbers) and TCX Sport.
+# Sport words used by GPX <type> and TCX Sport: Garmin Connect (running, street_running,
+# track_running, trail_running, treadmill_running, indoor_running, ultra_run, road_biking...),
+# Movescount and Sports Tracker ("Running", "Trail running", "Jogging", "Cycling"...), Strava
+# (words, or its old numbers 1 ride, 4 hike, 9 run, 10 walk). Keys are lower case with "_" for
+# spaces and dashes; a word found nowhere is judged from the track (speed and cadence).
 TEXT_SPORTS = {
     "running": "run",
     "run": "run",
     "9": "run",
+    "jogging": "run",
+    "street_running": "run",
+    "road_running": "run",
+    "track_running": "run",
+    "ultra_run": "run",
+    "ultra_running": "run",
+    "ultrarun": "run",
+    "obstacle_run": "run",
+    "orienteering": "run",
     "trail_running": "trail_run",
     "trailrun": "trail_run",
+    "trail_run": "trail_run",
+    "mountain_running": "trail_run",
+    "fell_running": "trail_run",
     "treadmill_running": "treadmill_run",
+    "treadmill": "treadmill_run",
+    "indoor_running": "treadmill_run",
+    "indoor_run": "treadmill_run",
     "virtualrun": "virtual_run",
+    "virtual_run": "virtual_run",
     "cycling": "ride",
     "biking": "ride",
+    "bike": "ride",
     "ride": "ride",
     "1": "ride",
+    "road_biking": "ride",
+    "road_cycling": "ride",
+    "mountain_biking": "ride",
+    "mountainbiking": "ride",
+    "gravel_cycling": "ride",
+    "cyclocross": "ride",
+    "indoor_cycling": "ride",
+    "virtual_ride": "ride",
     "virtualride": "ride",
+    "ebiking": "ride",
+    "e_bike_ride": "ride",
     "walking": "walk",
     "walk": "walk",
     "10": "walk",
+    "casual_walking": "walk",
+    "speed_walking": "walk",
+    "nordic_walking": "walk",
     "hiking": "hike",
     "hike": "hike",
     "4": "hike",
+    "trekking": "hike",
+    "mountaineering": "hike",
     "swimming": "swim",
     "swim": "swim",
+    "open_water_swimming": "swim",
+    "lap_swimming": "swim",
+    "pool_swimming": "swim",
     "weighttraining": "strength",
     "weight_training": "strength",
     "strength_training": "strength",
+    "gym": "strength",
     "workout": "workout",
     "rowing": "rowing",
+    "indoor_rowing": "rowing",
     "elliptical": "elliptical",
+    "cross_country_skiing": "ski",
+    "skiing": "ski",
 }
 
 
@@ -102,7 +145,7 @@ def format_of(name: str) -> str | None:
 def sport_from_text(text: str | None) -> str | None:
     if not text:
         return None
-    key = text.strip().lower().replace(" ", "_")
+    key = re.sub(r"[\s\-]+", "_", text.strip().lower())
     return TEXT_SPORTS.get(key) or TEXT_SPORTS.get(key.replace("_", ""))
 
 
@@ -179,6 +222,8 @@ def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) ->
         raise FitReadError(f"this is not a readable GPX file ({exc})") from exc
     times: list[datetime] = []
     heart: list[float | None] = []
+    cadence: list[float | None] = []
+    altitude: list[float | None] = []
     points: list[tuple[float, float]] = []
     sport_text: str | None = None
     track_name: str | None = None
@@ -190,12 +235,17 @@ def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) ->
                 if point.time is None:
                     continue
                 times.append(_utc(point.time))
-                heart.append(_gpx_heart_rate(point.extensions))
+                heart.append(_gpx_extension(point.extensions, ("hr", "heartrate")))
+                cadence.append(_gpx_extension(point.extensions, ("cad", "cadence", "runcadence")))
+                altitude.append(point.elevation)
                 points.append((point.latitude, point.longitude))
     if len(times) < 2:
         raise FitReadError("the GPX file has no track with timed points (a route, not an activity)")
     distance = _cumulative_distance(points)
-    sport = sport_from_text(sport_text) or "generic"  # an export's index may say more
+    sport = sport_from_text(sport_text)
+    raw: dict[str, Any] = {"fingerprint": fingerprint, "type": sport_text, "creator": gpx.creator}
+    if sport is None:
+        sport, raw["sport_guess"] = _judge_sport(times, distance, cadence, sport_text)
     activity = _activity_from_series(
         source="gpx",
         source_ref=source_ref,
@@ -208,16 +258,49 @@ def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) ->
         laps=(),
         zone=zone,
         name=track_name or gpx.name,
-        raw={"fingerprint": fingerprint, "type": sport_text, "creator": gpx.creator},
+        raw=raw,
+        altitude=altitude,
     )
     return FileActivities([activity], fingerprint, len(times), "gpxpy")
 
 
-def _gpx_heart_rate(extensions: Sequence[Any]) -> float | None:
+def _judge_sport(
+    times: Sequence[datetime],
+    distance: Sequence[float | None],
+    cadence: Sequence[float | None],
+    text: str | None,
+) -> tuple[str, str]:
+    """A GPX without a known type: judged from its speed and cadence, and the reason says so.
+
+    Running cadence is 140-200 steps a minute (Garmin writes 70-100 per foot), cycling 50-110
+    revolutions; runners move at 1.8-6.5 m/s, walkers below, riders mostly above.
+    """
+    known = [d for d in distance if d is not None]
+    seconds = (times[-1] - times[0]).total_seconds() if len(times) >= 2 else 0.0
+    speed = (known[-1] - known[0]) / seconds if len(known) >= 2 and seconds > 0 else 0.0
+    steps = sorted(c for c in cadence if c)
+    median_cadence = steps[len(steps) // 2] if steps else None
+    if median_cadence is not None and median_cadence < 130:
+        median_cadence *= 2 if median_cadence >= 65 else 1  # per foot, or a pedal cadence
+    what = f"type {text!r} unknown" if text else "no type given"
+    cadence_text = f", cadence {median_cadence:.0f}/min" if median_cadence is not None else ""
+    why = f"{what}: judged from its speed ({speed:.1f} m/s){cadence_text}"
+    if median_cadence is not None and median_cadence >= 140 and 1.5 <= speed <= 7.0:
+        return "run", f"run ({why})"
+    if median_cadence is None and 1.8 <= speed <= 6.5:
+        return "run", f"run ({why})"
+    if speed > 7.0 or (median_cadence is not None and median_cadence < 130 and speed >= 4.0):
+        return "ride", f"ride ({why})"
+    if 0.5 <= speed < 1.8:
+        return "walk", f"walk ({why})"
+    return "generic", f"other ({why})"
+
+
+def _gpx_extension(extensions: Sequence[Any], names: tuple[str, ...]) -> float | None:
     for extension in extensions:
         for element in extension.iter():
             tag = str(element.tag).rsplit("}", 1)[-1].lower()
-            if tag in ("hr", "heartrate") and element.text:
+            if tag in names and element.text:
                 try:
                     return float(element.text)
                 except ValueError:
@@ -274,6 +357,7 @@ def _tcx_activity(
     heart: list[float | None] = []
     speed: list[float | None] = []
     distance: list[float | None] = []
+    altitude: list[float | None] = []
     has_gps = False
     lap_parts: list[tuple[datetime, StdET.Element]] = []
     for lap in element.iter(f"{TCX_NS}Lap"):
@@ -288,6 +372,7 @@ def _tcx_activity(
             heart.append(_number(point.find(f"{TCX_NS}HeartRateBpm/{TCX_NS}Value")))
             distance.append(_number(point.find(f"{TCX_NS}DistanceMeters")))
             speed.append(_tcx_speed(point))
+            altitude.append(_number(point.find(f"{TCX_NS}AltitudeMeters")))
             if point.find(f"{TCX_NS}Position") is not None:
                 has_gps = True
     if len(times) < 2 and not lap_parts:
@@ -313,6 +398,7 @@ def _tcx_activity(
         start=laps_start,
         timer_s=lap_total_time or None,
         total_distance=lap_total_distance or None,
+        altitude=altitude,
     )
     return activity, len(times)
 
@@ -387,11 +473,14 @@ def _activity_from_series(
     start: datetime | None = None,
     timer_s: float | None = None,
     total_distance: float | None = None,
+    altitude: Sequence[float | None] = (),
 ) -> Activity:
     begin = start or times[0]
     end = times[-1] if times else begin
     elapsed = max((end - begin).total_seconds(), timer_s or 0.0)
-    derived = derive_metrics([t.timestamp() for t in times], heart, speed, distance) if times else None
+    derived = (
+        derive_metrics([t.timestamp() for t in times], heart, speed, distance, altitude) if times else None
+    )
     known_distance = [d for d in distance if d is not None]
     total = max(known_distance) if known_distance else total_distance
     moving = derived.moving_s if derived is not None and derived.moving_s > 0 else (timer_s or elapsed)

@@ -33,7 +33,7 @@ from runstrong_sync.sources import (
 from runstrong_sync.storage import repo, runs
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import Athlete
-from runstrong_sync.zones import resolve_zones, zones_from_strava
+from runstrong_sync.zones import ConfiguredPeriod, ZoneTimeline, resolve_zones, zones_from_strava
 
 log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = athletes.DEFAULT_ATHLETE
@@ -211,6 +211,20 @@ def _zones_for(config: Config, strava: dict[str, Any] | None, history: Sequence[
     )
 
 
+def zone_timeline(config: Config, strava: dict[str, Any] | None, history: Sequence[Activity]) -> ZoneTimeline:
+    """The thresholds in force on each date: configured values, Strava's, estimates per month."""
+    a = config.athlete
+    configured = ConfiguredPeriod(None, a.max_hr, a.threshold_hr, a.resting_hr, a.threshold_speed_mps)
+    return ZoneTimeline([configured], zones_from_strava(strava), history)
+
+
+def zones_history(db: Database, athlete: int, config: Config) -> list[tuple[date, Zones]]:
+    with db.transaction() as session:
+        history = [repo.row_to_activity(row) for row in repo.activity_rows(session, athlete)]
+        strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
+    return zone_timeline(config, strava, history).history()
+
+
 def current_zones(db: Database, athlete: int, config: Config) -> Zones:
     """Configuration first, then Strava's athlete zones, then estimates from stored runs."""
     with db.transaction() as session:
@@ -242,7 +256,9 @@ def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everyt
     with db.transaction() as session:
         rows = repo.activity_rows(session, athlete)
         activities = [repo.row_to_activity(row) for row in rows]
-        zones = _zones_for(config, repo.get_state(session, athlete, STRAVA_ZONES_KEY), activities)
+        strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
+        zones = _zones_for(config, strava, activities)
+        timeline = zone_timeline(config, strava, activities)  # each run judged by its date's thresholds
         basis = _label_basis(zones)
         if repo.get_state(session, athlete, LABEL_BASIS_KEY) != basis:
             everything = True  # new thresholds or a new classifier: every label may change
@@ -257,7 +273,7 @@ def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everyt
             if not everything and row.label is not None and row.start_utc < recent:
                 continue
             override = Label(row.label_override) if row.label_override else None
-            result = classifier.classify(activity, zones, history, override)
+            result = classifier.classify(activity, timeline.at(activity.start_utc), history, override)
             changed += int(repo.save_classification(row, result))
     return changed
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 from conftest import FIT, run_cli
-from runs import run
+from runs import START, run
 
-from runstrong_sync.domain import ZoneSource, ZoneValue
+from runstrong_sync.domain import Activity, ZoneSource, ZoneValue
 from runstrong_sync.zones import estimate_zones, resolve_zones, zones_from_strava
 
 STRAVA = {
@@ -36,11 +37,22 @@ def test_strava_zones_give_threshold_hr() -> None:
         assert zones_from_strava(bad).threshold_hr is None  # type: ignore[arg-type]
 
 
+def _history() -> list[Activity]:
+    """Five easy runs and two hard ones: the hard ones are clearly above the runner's usual."""
+    easy = [run([(40 * 60, 2.9, 140.0 + i)], start=START + timedelta(days=2 * i)) for i in range(5)]
+    hard = [
+        run([(25 * 60, 3.8, 176.0)], start=START + timedelta(days=11)),
+        run([(30 * 60, 3.9, 182.0)], start=START + timedelta(days=13)),
+    ]
+    return [*easy, *hard]
+
+
 def test_config_beats_strava_beats_history() -> None:
-    history = [run([(25 * 60, 3.8, 176.0)]), run([(40 * 60, 2.9, 150.0)]), run([(30 * 60, 3.0, 182.0)])]
+    history = _history()
     estimated = estimate_zones(history)
     assert estimated.threshold_hr is not None and estimated.threshold_hr.source is ZoneSource.ESTIMATED
     assert estimated.threshold_hr.value == round(0.95 * 182)
+    assert not estimated.threshold_hr.thin  # two hard efforts
     strava = zones_from_strava(STRAVA)
     both = resolve_zones(strava=strava, history=history)
     assert both.threshold_hr is not None and both.threshold_hr.source is ZoneSource.STRAVA

@@ -403,7 +403,33 @@ def zones(app: App, as_json: bool) -> int:
         )
         table.add_row(row["name"], shown, row["source"] or "-", row["method"] or "not known")
     app.console.print(table)
+    _print_zones_history(app)
     return 0
+
+
+def _print_zones_history(app: App) -> None:
+    """Each run is judged by the thresholds in force at its date: show how they changed."""
+    periods = pipeline.zones_history(app.db, app.athlete(), app.config)
+    if len(periods) < 2:
+        return
+    table = Table(title="Thresholds over time (each run is judged by its own date's)", title_justify="left")
+    for column in ("From", "Threshold HR", "Max HR", "Threshold pace", "How"):
+        table.add_column(column)
+    for since, zones in periods:
+        lthr, hrmax, speed = zones.threshold_hr, zones.max_hr, zones.threshold_speed_mps
+        how = "; ".join(
+            f"{v.method}{' (thin)' if v.thin else ''}"
+            for v in (lthr, hrmax, speed)
+            if v is not None and v.source.value == "estimated"
+        )
+        table.add_row(
+            since.isoformat(),
+            f"{lthr.value:.0f} ({lthr.source.value})" if lthr else "-",
+            f"{hrmax.value:.0f} ({hrmax.source.value})" if hrmax else "-",
+            f"{render_pace(speed.value)} ({speed.source.value})" if speed else "-",
+            how or "-",
+        )
+    app.console.print(table)
 
 
 def render_pace(speed_mps: float) -> str:
