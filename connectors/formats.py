@@ -194,7 +194,8 @@ def read_activity_file(
 def _with_hints(activity: Activity, hints: ExportHints) -> Activity:
     sport = activity.sport
     hinted = sport_from_text(hints.sport)
-    if hinted is not None and sport in ("generic", "workout", "unknown"):
+    guessed = "sport_guess" in activity.raw  # judged from the track: the export's word is better
+    if hinted is not None and (guessed or sport in ("generic", "workout", "unknown", "other")):
         sport = hinted
     raw = dict(activity.raw)
     raw[hints.origin] = {"id": hints.export_id, "name": hints.name, "type": hints.sport}

@@ -307,6 +307,9 @@ def _data_quality(activity: Activity, derived: DerivedMetrics) -> tuple[list[Rea
         distance <= 0 or (activity.moving_s > 0 and distance / activity.moving_s > MAX_RUN_SPEED_MPS)
     ):
         notes.append(Reason("bad_distance", "the recorded distance is zero or impossible; pace not used"))
+    guess = activity.raw.get("sport_guess")
+    if isinstance(guess, str):
+        notes.append(Reason("sport_judged", f"the file names no sport we know: {guess}"))
     if activity.trainer and not activity.has_gps and derived.speed_valid_s > 0:
         notes.append(Reason("indoor", "indoor or without GPS: pace from a foot pod or the watch"))
     return notes, penalty
