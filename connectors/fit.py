@@ -113,8 +113,8 @@ def _to_utc(value: Any) -> datetime | None:
     return None
 
 
-def _offset_s(content: FitContent, start: datetime, zone: ZoneInfo) -> int:
-    """The activity's own UTC offset: from the activity message, else the athlete's zone."""
+def _file_offset_s(content: FitContent) -> int | None:
+    """The UTC offset the device wrote (activity local_timestamp against timestamp), if any."""
     stamp = _to_utc(content.activity.get("timestamp"))
     local = content.activity.get("local_timestamp")
     if stamp is not None and isinstance(local, datetime):
@@ -122,6 +122,14 @@ def _offset_s(content: FitContent, start: datetime, zone: ZoneInfo) -> int:
         quarter_hours = round(seconds / 900)
         if abs(quarter_hours) <= 14 * 4:
             return quarter_hours * 900
+    return None
+
+
+def _offset_s(content: FitContent, start: datetime, zone: ZoneInfo) -> int:
+    """The activity's own UTC offset: from the activity message, else the athlete's zone."""
+    own = _file_offset_s(content)
+    if own is not None:
+        return own
     offset = start.astimezone(zone).utcoffset()
     return int(offset.total_seconds()) if offset is not None else 0
 
@@ -200,6 +208,7 @@ def activities_from_fit(
                     "session": _jsonable(session),
                     "decoder": content.decoder,
                     "fingerprint": fingerprint,
+                    "offset_from": "file" if _file_offset_s(content) is not None else "zone",
                 },
             )
         )

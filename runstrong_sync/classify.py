@@ -83,6 +83,7 @@ DATA_PENALTY = 0.1
 CAP = 0.95
 UNCERTAIN_BELOW = 0.5
 WORK_SOURCES = frozenset({"laps", "pace", "speed_series"})
+RELATIVE_LONG_CODES = frozenset({"longest_of_week", "share_of_week"})
 
 PRIORITY_LABEL, PRIORITY_LAPS, PRIORITY_HR, PRIORITY_PACE, PRIORITY_VARIABILITY, PRIORITY_BASELINE = range(6)
 
@@ -175,7 +176,7 @@ def classify(
         return _combine([race, *intensity], notes, penalty)
 
     long_signal = _long_signal(activity, moving_s, past)
-    if long_signal is not None:
+    if long_signal is not None and not _workout_outranks(long_signal, intensity):
         return _long_classification(long_signal, intensity, notes)
 
     if not intensity and moving_s < SHORT_RUN_S and moving_s > 0:
@@ -251,6 +252,20 @@ def _combine(signals: list[Signal], notes: Sequence[Reason], penalty: float) -> 
     agreeing = [s.reason for s in ordered[1:] if s.label is lead.label]
     conflicting = [_contrary(s.reason) for s in ordered[1:] if s.label is not lead.label]
     return Classification(lead.label, confidence, (lead.reason, *agreeing, *conflicting, *thin, *notes))
+
+
+def _workout_outranks(long_signal: Signal, intensity: Sequence[Signal]) -> bool:
+    """Long only relative to a short week (not 90 min, not marked long) gives way to a workout:
+    an interval session with watch laps or at a configured threshold is hard, whatever its share."""
+    if long_signal.reason.code not in RELATIVE_LONG_CODES:
+        return False
+    return any(
+        s.label is Label.HARD
+        and s.priority in (PRIORITY_LAPS, PRIORITY_HR, PRIORITY_PACE)
+        and not s.thin
+        and s.confidence > long_signal.confidence
+        for s in intensity
+    )
 
 
 def _long_classification(

@@ -558,7 +558,9 @@ def sync_athlete(
     are recorded in sync_runs; a source that fails (Strava offline, needs re-authorization, rate
     limit) is reported and the others, the plan and the feed still go ahead."""
     report = SyncReport(athlete=athlete)
-    athlete_row, config = athletes.config_for(db, config, athlete, now)
+    athlete_row, athlete_config = athletes.config_for(db, config, athlete, now)
+    athletes.warn_zone_mismatch_once(db, athlete_row, config, now)
+    config = athlete_config
     with db.transaction() as session:
         runs.close_abandoned(session, athlete_row, now)
         pipeline_run = runs.start(session, athlete_row, runs.PIPELINE, now)
