@@ -81,6 +81,38 @@ def normalise_sport(sport: Any, sub_sport: Any) -> str:
     return SPORTS.get((sport_s, sub_s)) or SPORTS.get((sport_s, None)) or sport_s
 
 
+def judge_sport(
+    times: Sequence[datetime],
+    distance: Sequence[float | None],
+    cadence: Sequence[float | None],
+    text: str | None,
+) -> tuple[str, str]:
+    """A GPX without a known type: judged from its speed and cadence, and the reason says so.
+
+    Running cadence is 140-200 steps a minute (Garmin writes 70-100 per foot), cycling 50-110
+    revolutions; runners move at 1.8-6.5 m/s, walkers below, riders mostly above.
+    """
+    known = [d for d in distance if d is not None]
+    seconds = (times[-1] - times[0]).total_seconds() if len(times) >= 2 else 0.0
+    speed = (known[-1] - known[0]) / seconds if len(known) >= 2 and seconds > 0 else 0.0
+    steps = sorted(c for c in cadence if c)
+    median_cadence = steps[len(steps) // 2] if steps else None
+    if median_cadence is not None and median_cadence < 130:
+        median_cadence *= 2 if median_cadence >= 65 else 1  # per foot, or a pedal cadence
+    what = f"sport {text!r} unknown" if text else "no sport given"
+    cadence_text = f", cadence {median_cadence:.0f}/min" if median_cadence is not None else ""
+    why = f"{what}: judged from its speed ({speed:.1f} m/s){cadence_text}"
+    if median_cadence is not None and median_cadence >= 140 and 1.5 <= speed <= 7.0:
+        return "run", f"run ({why})"
+    if median_cadence is None and 1.8 <= speed <= 6.5:
+        return "run", f"run ({why})"
+    if speed > 7.0 or (median_cadence is not None and median_cadence < 130 and speed >= 4.0):
+        return "ride", f"ride ({why})"
+    if 0.5 <= speed < 1.8:
+        return "walk", f"walk ({why})"
+    return "generic", f"other ({why})"
+
+
 def is_fit_name(path: Path) -> bool:
     name = path.name.lower()
     return any(name.endswith(suffix) for suffix in FIT_SUFFIXES)
@@ -151,6 +183,10 @@ def activities_from_fit(
     activities: list[Activity] = []
     for index, session in enumerate(sessions):
         sport = normalise_sport(session.get("sport"), session.get("sub_sport"))
+        guess: str | None = None
+        if not content.sessions and sport == "generic":  # cut off before its summary
+            stamps = [t for t in times if t is not None]
+            sport, guess = judge_sport(stamps, records.distance, (), None)
         if sport == "transition":
             continue
         start = _to_utc(session.get("start_time")) or next((t for t in times if t is not None), None)
@@ -209,6 +245,8 @@ def activities_from_fit(
                     "decoder": content.decoder,
                     "fingerprint": fingerprint,
                     "offset_from": "file" if _file_offset_s(content) is not None else "zone",
+                    **({"incomplete": content.incomplete} if content.incomplete else {}),
+                    **({"sport_guess": guess} if guess else {}),
                 },
             )
         )

@@ -77,6 +77,7 @@ class FitContent:
     activity: dict[str, Any] = field(default_factory=dict)
     records: RecordSeries = field(default_factory=RecordSeries)
     decoder: str = "fitparse"
+    incomplete: str | None = None  # the file was cut off: why; what is here was read up to the cut
 
     @property
     def file_type(self) -> str | None:

@@ -32,7 +32,7 @@ from connectors.fitdata import (
     SESSION_FIELDS,
     FitContent,
 )
-from connectors.fitreader import FitReadError, read_fit_fitparse
+from connectors.fitreader import FitCutOffError, FitReadError, read_fit_fitparse, read_fit_salvage
 
 __all__ = [
     "FitFastUnsupportedError",
@@ -1005,6 +1005,11 @@ def read_fit(data: bytes) -> FitContent:
         _log.debug("fast FIT decoder steps aside: %s", exc)
     try:
         content = read_fit_fitparse(data)
+    except FitCutOffError as exc:
+        salvaged = read_fit_salvage(data, str(exc))
+        if salvaged is None:
+            raise
+        return salvaged
     except FitReadError:
         raise
     except Exception as exc:  # fitparse raised something read_fit_fitparse does not translate

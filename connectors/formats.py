@@ -24,7 +24,7 @@ import gpxpy
 import gpxpy.gpx
 from defusedxml import DefusedXmlException
 
-from connectors.fit import activities_from_fit, normalise_sport
+from connectors.fit import activities_from_fit, judge_sport, normalise_sport
 from connectors.fitfast import read_fit
 from connectors.fitreader import FitReadError
 from runstrong_sync.derive import derive_metrics
@@ -246,7 +246,7 @@ def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) ->
     sport = sport_from_text(sport_text)
     raw: dict[str, Any] = {"fingerprint": fingerprint, "type": sport_text, "creator": gpx.creator}
     if sport is None:
-        sport, raw["sport_guess"] = _judge_sport(times, distance, cadence, sport_text)
+        sport, raw["sport_guess"] = judge_sport(times, distance, cadence, sport_text)
     activity = _activity_from_series(
         source="gpx",
         source_ref=source_ref,
@@ -263,38 +263,6 @@ def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) ->
         altitude=altitude,
     )
     return FileActivities([activity], fingerprint, len(times), "gpxpy")
-
-
-def _judge_sport(
-    times: Sequence[datetime],
-    distance: Sequence[float | None],
-    cadence: Sequence[float | None],
-    text: str | None,
-) -> tuple[str, str]:
-    """A GPX without a known type: judged from its speed and cadence, and the reason says so.
-
-    Running cadence is 140-200 steps a minute (Garmin writes 70-100 per foot), cycling 50-110
-    revolutions; runners move at 1.8-6.5 m/s, walkers below, riders mostly above.
-    """
-    known = [d for d in distance if d is not None]
-    seconds = (times[-1] - times[0]).total_seconds() if len(times) >= 2 else 0.0
-    speed = (known[-1] - known[0]) / seconds if len(known) >= 2 and seconds > 0 else 0.0
-    steps = sorted(c for c in cadence if c)
-    median_cadence = steps[len(steps) // 2] if steps else None
-    if median_cadence is not None and median_cadence < 130:
-        median_cadence *= 2 if median_cadence >= 65 else 1  # per foot, or a pedal cadence
-    what = f"type {text!r} unknown" if text else "no type given"
-    cadence_text = f", cadence {median_cadence:.0f}/min" if median_cadence is not None else ""
-    why = f"{what}: judged from its speed ({speed:.1f} m/s){cadence_text}"
-    if median_cadence is not None and median_cadence >= 140 and 1.5 <= speed <= 7.0:
-        return "run", f"run ({why})"
-    if median_cadence is None and 1.8 <= speed <= 6.5:
-        return "run", f"run ({why})"
-    if speed > 7.0 or (median_cadence is not None and median_cadence < 130 and speed >= 4.0):
-        return "ride", f"ride ({why})"
-    if 0.5 <= speed < 1.8:
-        return "walk", f"walk ({why})"
-    return "generic", f"other ({why})"
 
 
 def _gpx_extension(extensions: Sequence[Any], names: tuple[str, ...]) -> float | None:

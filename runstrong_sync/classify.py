@@ -322,6 +322,8 @@ def _data_quality(activity: Activity, derived: DerivedMetrics) -> tuple[list[Rea
         distance <= 0 or (activity.moving_s > 0 and distance / activity.moving_s > MAX_RUN_SPEED_MPS)
     ):
         notes.append(Reason("bad_distance", "the recorded distance is zero or impossible; pace not used"))
+    if activity.raw.get("incomplete"):
+        notes.append(Reason("incomplete_file", "the file was cut off: judged from the records it holds"))
     guess = activity.raw.get("sport_guess")
     if isinstance(guess, str):
         notes.append(Reason("sport_judged", f"the file names no sport we know: {guess}"))
