@@ -186,9 +186,32 @@ def read_activity_file(
         result = _read_gpx(plain, source_ref, fingerprint, zone)
     else:
         result = _read_tcx(plain, source_ref, fingerprint, zone)
+    result.activities = plausible(result.activities)
     if hints is not None:
         result.activities = [_with_hints(a, hints) for a in result.activities]
     return result
+
+
+EARLIEST_START = datetime(1990, 1, 1, tzinfo=UTC)  # before FIT, GPS watches and this sport's data
+LONGEST_S = 2 * 86400.0  # no single activity lasts two days; a clock or a merge went wrong
+
+
+def implausible(activity: Activity) -> str | None:
+    """Why an activity cannot be true as read, or None."""
+    if activity.start_utc < EARLIEST_START:
+        return f"it is dated {activity.start_utc:%Y-%m-%d}, before 1990: the device's clock was not set"
+    if activity.elapsed_s > LONGEST_S:
+        days = activity.elapsed_s / 86400
+        return f"it lasts {days:.1f} days, longer than any one activity (2 days): the times are wrong"
+    return None
+
+
+def plausible(activities: list[Activity]) -> list[Activity]:
+    """The activities that can be true; when none can, the file is set aside with the reason."""
+    kept = [a for a in activities if implausible(a) is None]
+    if activities and not kept:
+        raise FitReadError(f"the activity cannot be imported: {implausible(activities[0])}")
+    return kept
 
 
 def _with_hints(activity: Activity, hints: ExportHints) -> Activity:
@@ -211,16 +234,63 @@ def _refuse_dtd(data: bytes, what: str) -> None:
         raise FitReadError(f"the {what} file declares a DTD or entities, which activity files never do")
 
 
+UNDECLARED_NS = "urn:runstrong-sync:undeclared:"
+_PREFIX_USE = re.compile(rb"</?([A-Za-z_][\w.-]*):[A-Za-z_]|\s([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*=")
+_PREFIX_DECLARED = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
+_ROOT_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+
+
+def repair_xml(data: bytes) -> tuple[bytes, list[str]]:
+    """The usual defects of real exports, mended as other activity tools read them: a BOM or
+    whitespace before the XML declaration, namespace prefixes used but never declared (Strava's
+    ``gpxdata:``, Garmin's ``gpxx:``). Returns the mended bytes and what was mended."""
+    fixes: list[str] = []
+    body = data
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+        fixes.append("a byte-order mark")
+    stripped = body.lstrip()
+    if stripped is not body and len(stripped) != len(body):
+        fixes.append("whitespace before the XML declaration")
+        body = stripped
+    used = {m.group(1) or m.group(2) for m in _PREFIX_USE.finditer(body)}
+    declared = set(_PREFIX_DECLARED.findall(body))
+    missing = sorted(p for p in used - declared if p not in (b"xml", b"xmlns"))
+    root = next(
+        (m for m in _ROOT_TAG.finditer(body) if body[m.start() + 1 : m.start() + 2] not in b"?!"), None
+    )
+    if missing and root is not None:
+        declarations = b"".join(b' xmlns:%s="%s%s"' % (p, UNDECLARED_NS.encode(), p) for p in missing)
+        body = body[: root.end()] + declarations + body[root.end() :]
+        fixes.append("undeclared namespace prefixes " + ", ".join(p.decode() + ":" for p in missing))
+    return body, fixes
+
+
+def _parse_gpx(data: bytes) -> tuple[gpxpy.gpx.GPX, str]:
+    """A strict parse first, a recovering one second; the second says what it mended."""
+    try:
+        return gpxpy.parse(data.decode("utf-8-sig")), "strict XML parse"
+    except UnicodeDecodeError as exc:
+        raise FitReadError(f"the GPX file is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except (gpxpy.gpx.GPXException, ValueError, StdET.ParseError) as exc:
+        strict_error = exc
+    mended, fixes = repair_xml(data)
+    if not fixes:
+        raise FitReadError(f"this is not a readable GPX file ({strict_error})")
+    try:
+        gpx = gpxpy.parse(mended.decode("utf-8-sig"))
+    except (gpxpy.gpx.GPXException, ValueError, StdET.ParseError, UnicodeDecodeError) as exc:
+        raise FitReadError(
+            f"this is not a readable GPX file, even after mending {'; '.join(fixes)} ({exc})"
+        ) from exc
+    return gpx, f"recovering XML parse: mended {'; '.join(fixes)} (strict parse: {strict_error})"
+
+
 def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) -> FileActivities:
     _refuse_dtd(data, "GPX")
     if GPX_ROOT.search(data[:65536]) is None:
         raise FitReadError("this is not a readable GPX file (it has no <gpx> element)")
-    try:
-        gpx = gpxpy.parse(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise FitReadError(f"the GPX file is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except (gpxpy.gpx.GPXException, ValueError, StdET.ParseError) as exc:
-        raise FitReadError(f"this is not a readable GPX file ({exc})") from exc
+    gpx, parsed = _parse_gpx(data)
     times: list[datetime] = []
     heart: list[float | None] = []
     cadence: list[float | None] = []
@@ -244,7 +314,12 @@ def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) ->
         raise FitReadError("the GPX file has no track with timed points (a route, not an activity)")
     distance = _cumulative_distance(points)
     sport = sport_from_text(sport_text)
-    raw: dict[str, Any] = {"fingerprint": fingerprint, "type": sport_text, "creator": gpx.creator}
+    raw: dict[str, Any] = {
+        "fingerprint": fingerprint,
+        "type": sport_text,
+        "creator": gpx.creator,
+        "xml": parsed,
+    }
     if sport is None:
         sport, raw["sport_guess"] = judge_sport(times, distance, cadence, sport_text)
     activity = _activity_from_series(
@@ -300,19 +375,31 @@ def _haversine_m(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def _read_tcx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) -> FileActivities:
     _refuse_dtd(data, "TCX")
+    parsed = "strict XML parse"
     try:
         root = SafeET.fromstring(data)
-    except (StdET.ParseError, DefusedXmlException, ValueError) as exc:
+    except DefusedXmlException as exc:
         raise FitReadError(f"this is not a readable TCX file ({exc})") from exc
+    except (StdET.ParseError, ValueError) as exc:
+        mended, fixes = repair_xml(data)
+        if not fixes:
+            raise FitReadError(f"this is not a readable TCX file ({exc})") from exc
+        try:
+            root = SafeET.fromstring(mended)  # defusedxml still: mending adds no entities
+        except (StdET.ParseError, DefusedXmlException, ValueError) as again:
+            raise FitReadError(
+                f"this is not a readable TCX file, even after mending {'; '.join(fixes)} ({again})"
+            ) from again
+        parsed = f"recovering XML parse: mended {'; '.join(fixes)} (strict parse: {exc})"
     if not str(root.tag).endswith("TrainingCenterDatabase"):
         raise FitReadError(f"this XML file is not TCX (its root element is {root.tag!r})")
     activities: list[Activity] = []
     records = 0
     for index, element in enumerate(root.iter(f"{TCX_NS}Activity")):
-        parsed = _tcx_activity(element, index, source_ref, fingerprint, zone)
-        if parsed is not None:
-            activities.append(parsed[0])
-            records += parsed[1]
+        found = _tcx_activity(element, index, source_ref, fingerprint, zone)
+        if found is not None:
+            activities.append(replace(found[0], raw={**found[0].raw, "xml": parsed}))
+            records += found[1]
     if not activities:
         raise FitReadError("the TCX file has no activity with timed track points or laps")
     return FileActivities(activities, fingerprint, records, "tcx")

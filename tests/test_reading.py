@@ -109,3 +109,59 @@ def test_a_cut_off_fit_run_is_imported_from_its_records_and_marked_incomplete(
     assert item["sport"] == "run" and item["label"] in ("easy", "hard")
     assert "incomplete_file" in item["reason_codes"]
     assert not (folder / "rejected").exists()
+
+
+STRAVA_GPX_EXTENSIONS = b"""<extensions><gpxdata:lap><gpxdata:index>1</gpxdata:index></gpxdata:lap>
+<gpxx:TrackExtension><gpxx:DisplayColor>Red</gpxx:DisplayColor></gpxx:TrackExtension></extensions>"""
+
+
+def test_gpx_with_undeclared_prefixes_is_read_by_the_recovering_parse_and_says_so() -> None:
+    strict = read_activity_file(GPX, "a.gpx", "a.gpx", ZONE).activities[0]
+    assert strict.raw["xml"] == "strict XML parse"
+    data = GPX.replace(b"<type>running</type>", b"<type>running</type>" + STRAVA_GPX_EXTENSIONS, 1)
+    mended = read_activity_file(data, "a.gpx", "a.gpx", ZONE).activities[0]
+    assert str(mended.raw["xml"]).startswith("recovering XML parse: mended undeclared namespace prefixes")
+    assert "gpxdata:" in mended.raw["xml"] and "gpxx:" in mended.raw["xml"]
+    assert (mended.start_utc, mended.elapsed_s, mended.distance_m) == (
+        strict.start_utc,
+        strict.elapsed_s,
+        strict.distance_m,
+    )
+
+
+@pytest.mark.parametrize("name", ["test.tcx", "garmin_example.gpx"])
+def test_whitespace_and_a_bom_before_the_declaration(name: str) -> None:
+    data = (FIT / "gpx_tcx" / name).read_bytes()
+    clean = read_activity_file(data, name, name, ZONE).activities[0]
+    for prefix, fix in (
+        (b"\n\n  ", "whitespace before the XML declaration"),
+        (b"\xef\xbb\xbf\r\n", "a byte-order mark"),
+    ):
+        mended = read_activity_file(prefix + data, name, name, ZONE).activities[0]
+        assert fix in str(mended.raw["xml"]) and str(mended.raw["xml"]).startswith("recovering XML parse")
+        assert (mended.start_utc, mended.elapsed_s, mended.distance_m) == (
+            clean.start_utc,
+            clean.elapsed_s,
+            clean.distance_m,
+        )
+
+
+def test_a_broken_xml_file_names_both_parses() -> None:
+    from connectors.fitreader import FitReadError
+
+    data = b"  " + GPX.replace(b"</gpx>", b"")
+    with pytest.raises(FitReadError, match="even after mending whitespace before the XML declaration"):
+        read_activity_file(data, "a.gpx", "a.gpx", ZONE)
+
+
+def test_activities_before_1990_or_over_two_days_are_set_aside_with_their_reason() -> None:
+    from connectors.fitreader import FitReadError
+
+    old = GPX.replace(b"<time>2019-11-16", b"<time>1980-11-16")
+    with pytest.raises(FitReadError, match="dated 1980-11-16, before 1990"):
+        read_activity_file(old, "a.gpx", "a.gpx", ZONE)
+    text = GPX.decode()
+    last = text.rindex("<time>2019-11-16")
+    endless = (text[:last] + "<time>2019-11-20" + text[last + len("<time>2019-11-16") :]).encode()
+    with pytest.raises(FitReadError, match=r"lasts 4\.\d days, longer than any one activity"):
+        read_activity_file(endless, "a.gpx", "a.gpx", ZONE)
