@@ -113,6 +113,7 @@ def crc16(data: bytes | memoryview, crc: int = 0) -> int:
 # id -> (struct char, size, invalid value, family); the invalid value is compared with the raw
 # number as the protocol defines it per base type (all bits set but the sign, or 0 for *z types).
 _INT, _STRING, _FLOAT, _BYTE = 0, 1, 2, 3
+_BYTE_ID: Final = 0x0D  # the byte-array base type
 _BASE: Final[dict[int, tuple[str, int, int | None, int]]] = {
     0x00: ("B", 1, 0xFF, _INT),  # enum
     0x01: ("b", 1, 0x7F, _INT),  # sint8
@@ -604,12 +605,16 @@ class _Decoder:
         kept_names = _KEPT_NAMES.get(mesg)
         offsets: list[int] = []
         size = 0
-        for number, field_size, base_id in specs:
+        for position, (number, field_size, base_id) in enumerate(specs):
             base = _BASE.get(base_id)
             if base is None:
                 raise FitFastUnsupportedError(f"unknown base type {base_id:#x}")
-            if field_size == 0 or field_size % base[1]:
-                raise FitFastUnsupportedError(f"field {number} size {field_size} does not fit its base type")
+            if field_size == 0:
+                raise FitFastUnsupportedError(f"field {number} has size 0")
+            if field_size % base[1]:
+                # A size that is no multiple of its type (Coros writes a 1-byte uint32 event
+                # field): read as bytes, as fitdecode and the FIT SDK do.
+                specs[position] = (number, field_size, _BYTE_ID)
             offsets.append(size)
             size += field_size
         for number, field_size, dev_index in dev_specs:
