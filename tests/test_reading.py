@@ -165,3 +165,11 @@ def test_activities_before_1990_or_over_two_days_are_set_aside_with_their_reason
     endless = (text[:last] + "<time>2019-11-20" + text[last + len("<time>2019-11-16") :]).encode()
     with pytest.raises(FitReadError, match=r"lasts 4\.\d days, longer than any one activity"):
         read_activity_file(endless, "a.gpx", "a.gpx", ZONE)
+
+
+def test_the_cut_off_four_and_a_half_hour_ride_is_imported_from_its_records() -> None:
+    path = FIT / "other_sports" / "nick.fit"
+    result = read_activity_file(path.read_bytes(), path.name, str(path), ZONE)
+    (ride,) = result.activities
+    assert result.records == 14_391 and ride.raw["incomplete"].startswith("the file ends early")
+    assert ride.elapsed_s == pytest.approx(4 * 3600 + 39 * 60, abs=120)
