@@ -7,7 +7,7 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import FIT, run_cli
+from conftest import FIT, ROOT, run_cli
 from runs import START, run
 
 from runstrong_sync.domain import Activity, ZoneSource, ZoneValue
@@ -153,3 +153,44 @@ def test_sync_relabels_old_runs_when_the_zones_change(env: Path, tmp_path: Path)
     _write_config(env, 140)
     assert run_cli("sync").exit_code == 0
     assert _activities()["synthetic_easy.fit"]["label"] == "hard"
+
+
+def test_an_easy_only_history_gives_no_estimate_and_one_effort_a_thin_one() -> None:
+    easy = [run([(40 * 60, 2.9, 140.0 + i)], start=START + timedelta(days=2 * i)) for i in range(6)]
+    nothing = estimate_zones(easy)
+    assert nothing.threshold_hr is None and nothing.max_hr is None and nothing.threshold_speed_mps is None
+    one_tempo = [*easy, run([(25 * 60, 3.9, 168.0)], start=START + timedelta(days=13))]
+    thin = estimate_zones(one_tempo)
+    assert thin.threshold_hr is not None and thin.threshold_hr.thin
+    assert thin.threshold_hr.value == round(0.95 * 168) and "1 hard run" in thin.threshold_hr.method
+
+
+def test_a_label_resting_on_a_thin_estimate_stays_below_the_line() -> None:
+    from runstrong_sync.classify import classify
+    from runstrong_sync.domain import Zones
+
+    thin = Zones(
+        threshold_hr=ZoneValue(146, ZoneSource.ESTIMATED, "0.95 x best 20-min HR of 1 hard run", True)
+    )
+    long_slow = run([(60 * 60, 2.0, 150.0)])  # 60 min at 103% of a too-low estimate
+    result = classify(long_slow, thin)
+    assert result.label.value == "hard" and result.confidence < 0.5 and result.uncertain
+    assert any(r.code == "thin_estimate" and "thin estimate" in r.text for r in result.reasons)
+    solid = Zones(threshold_hr=ZoneValue(146, ZoneSource.ESTIMATED, "0.95 x best 20-min HR of 2 races"))
+    assert classify(long_slow, solid).confidence >= 0.5
+
+
+def test_zones_shows_the_thresholds_over_time(env: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    runners = ROOT / "fixtures" / "labelled_runners"
+    for path in sorted(runners.glob("improver-*.fit")):
+        shutil.copy(path, folder / path.name)
+    assert run_cli("import", str(folder)).exit_code == 0
+    shown = run_cli("zones").output
+    assert "Thresholds over time" in shown
+    rows = [
+        line for line in shown.splitlines() if line.startswith(("│ 2024-", "│ 2025-", "| 2024-", "| 2025-"))
+    ]
+    assert len(rows) >= 4, shown
+    assert "best 20-min speed of" in shown
