@@ -558,9 +558,8 @@ def sync_athlete(
     are recorded in sync_runs; a source that fails (Strava offline, needs re-authorization, rate
     limit) is reported and the others, the plan and the feed still go ahead."""
     report = SyncReport(athlete=athlete)
-    athlete_row, athlete_config = athletes.config_for(db, config, athlete, now)
-    athletes.warn_zone_mismatch_once(db, athlete_row, config, now)
-    config = athlete_config
+    file_config = config
+    athlete_row, config = athletes.config_for(db, config, athlete, now)
     with db.transaction() as session:
         runs.close_abandoned(session, athlete_row, now)
         pipeline_run = runs.start(session, athlete_row, runs.PIPELINE, now)
@@ -592,6 +591,7 @@ def sync_athlete(
                     report,
                 )
             )
+        athletes.warn_zone_mismatch_once(db, athlete_row, file_config, now)  # with what just arrived
         report.relabelled = relabel(db, athlete_row, config, now)
         _, report.plan_changes = replan(db, athlete_row, config, now, http_session)
         report.feed_path, report.feed_changed = publish(
