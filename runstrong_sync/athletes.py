@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = "default"
 SECTIONS = ("athlete", "planner", "sources", "feed")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-PERSONAL_ATHLETE_KEYS = ("max_hr", "threshold_hr", "resting_hr", "threshold_pace", "age")
+PERSONAL_ATHLETE_KEYS = ("max_hr", "threshold_hr", "resting_hr", "threshold_pace", "age", "earlier")
 
 
 def check_key(key: str) -> str:

@@ -214,8 +214,13 @@ def _zones_for(config: Config, strava: dict[str, Any] | None, history: Sequence[
 def zone_timeline(config: Config, strava: dict[str, Any] | None, history: Sequence[Activity]) -> ZoneTimeline:
     """The thresholds in force on each date: configured values, Strava's, estimates per month."""
     a = config.athlete
-    configured = ConfiguredPeriod(None, a.max_hr, a.threshold_hr, a.resting_hr, a.threshold_speed_mps)
-    return ZoneTimeline([configured], zones_from_strava(strava), history)
+    periods: list[ConfiguredPeriod] = []
+    since = None
+    for e in sorted(a.earlier, key=lambda e: e.until):  # each held up to its `until`
+        periods.append(ConfiguredPeriod(since, e.max_hr, e.threshold_hr, e.resting_hr, e.threshold_speed_mps))
+        since = e.until
+    periods.append(ConfiguredPeriod(since, a.max_hr, a.threshold_hr, a.resting_hr, a.threshold_speed_mps))
+    return ZoneTimeline(periods, zones_from_strava(strava), history)
 
 
 def zones_history(db: Database, athlete: int, config: Config) -> list[tuple[date, Zones]]:
@@ -260,6 +265,8 @@ def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everyt
         zones = _zones_for(config, strava, activities)
         timeline = zone_timeline(config, strava, activities)  # each run judged by its date's thresholds
         basis = _label_basis(zones)
+        if config.athlete.earlier:  # dated thresholds: a change there relabels the runs it covers
+            basis["earlier"] = [e.model_dump(mode="json") for e in config.athlete.earlier]
         if repo.get_state(session, athlete, LABEL_BASIS_KEY) != basis:
             everything = True  # new thresholds or a new classifier: every label may change
             repo.set_state(session, athlete, LABEL_BASIS_KEY, basis, now)

@@ -194,3 +194,27 @@ def test_zones_shows_the_thresholds_over_time(env: Path, tmp_path: Path) -> None
     ]
     assert len(rows) >= 4, shown
     assert "best 20-min speed of" in shown
+
+
+def test_configured_thresholds_count_from_the_day_they_were_set(env: Path, tmp_path: Path) -> None:
+    """[[athlete.earlier]]: the threshold HR that held before a date judges the runs before it."""
+    _import(tmp_path)  # synthetic_easy.fit is a run of 2024
+    config = env.parent / "config.toml"
+    config.write_text(
+        '[athlete]\ntime_zone = "Europe/Berlin"\nthreshold_hr = 170\nmax_hr = 190\n'
+        "[[athlete.earlier]]\nuntil = 2025-01-01\nthreshold_hr = 140\n",
+        encoding="utf-8",
+    )
+    assert run_cli("reclassify").exit_code == 0
+    item = _activities()["synthetic_easy.fit"]
+    assert item["label"] == "hard"  # judged with the 140 of its time, not today's 170
+    assert "threshold HR (133 bpm)" in " ".join(item["reasons"])  # type: ignore[arg-type]  # 95% of 140
+    config.write_text(
+        '[athlete]\ntime_zone = "Europe/Berlin"\nthreshold_hr = 170\nmax_hr = 190\n'
+        "[[athlete.earlier]]\nuntil = 2020-01-01\nthreshold_hr = 140\n",
+        encoding="utf-8",
+    )
+    assert run_cli("sync").exit_code == 0  # the dates changed: every run is relabelled
+    assert _activities()["synthetic_easy.fit"]["label"] == "easy"
+    shown = run_cli("zones").output
+    assert "Thresholds over time" in shown and "140 (config)" in shown and "170 (config)" in shown
