@@ -105,7 +105,9 @@ def config_for(db: Database, config: Config, key: str, now: datetime) -> tuple[i
             athlete = require(session, key)
         settings = athlete.settings_json or {}
         effective = effective_config(config, key, athlete.name, settings)
-        choice = time_zone_choice(session, athlete.id, effective, zone_configured(config, settings))
+        if zone_configured(config, settings):
+            return athlete.id, effective  # nothing to find: no query on the way to a feed
+        choice = time_zone_choice(session, athlete.id, effective, False)
         if choice.name != effective.athlete.time_zone:
             athlete_config = effective.athlete.model_copy(update={"time_zone": choice.name})
             effective = effective.model_copy(update={"athlete": athlete_config})
