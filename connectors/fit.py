@@ -49,10 +49,68 @@ SPORTS = {
 }
 
 
+# Sport numbers of FIT profiles newer than the one the decoders carry (FIT SDK 21.x): the
+# decoders hand these over as bare numbers.
+LATER_FIT_SPORTS = {
+    53: "diving",
+    62: "hiit",
+    64: "racket",
+    65: "wheelchair_push_walk",
+    66: "wheelchair_push_run",
+    67: "meditation",
+    69: "disc_golf",
+    71: "cricket",
+    72: "rugby",
+    73: "hockey",
+    74: "lacrosse",
+    75: "volleyball",
+    76: "water_tubing",
+    77: "wakesurfing",
+    80: "mixed_martial_arts",
+    82: "snorkeling",
+    83: "dance",
+    84: "jump_rope",
+}
+
+
 def normalise_sport(sport: Any, sub_sport: Any) -> str:
+    if isinstance(sport, int) or (isinstance(sport, str) and sport.isdigit()):
+        sport = LATER_FIT_SPORTS.get(int(sport), "other")  # a number no profile names
     sport_s = str(sport) if sport is not None else "generic"
     sub_s = str(sub_sport) if sub_sport is not None else None
     return SPORTS.get((sport_s, sub_s)) or SPORTS.get((sport_s, None)) or sport_s
+
+
+def judge_sport(
+    times: Sequence[datetime],
+    distance: Sequence[float | None],
+    cadence: Sequence[float | None],
+    text: str | None,
+) -> tuple[str, str]:
+    """A GPX without a known type: judged from its speed and cadence, and the reason says so.
+
+    Running cadence is 140-200 steps a minute (Garmin writes 70-100 per foot), cycling 50-110
+    revolutions; runners move at 1.8-6.5 m/s, walkers below, riders mostly above.
+    """
+    known = [d for d in distance if d is not None]
+    seconds = (times[-1] - times[0]).total_seconds() if len(times) >= 2 else 0.0
+    speed = (known[-1] - known[0]) / seconds if len(known) >= 2 and seconds > 0 else 0.0
+    steps = sorted(c for c in cadence if c)
+    median_cadence = steps[len(steps) // 2] if steps else None
+    if median_cadence is not None and median_cadence < 130:
+        median_cadence *= 2 if median_cadence >= 65 else 1  # per foot, or a pedal cadence
+    what = f"sport {text!r} unknown" if text else "no sport given"
+    cadence_text = f", cadence {median_cadence:.0f}/min" if median_cadence is not None else ""
+    why = f"{what}: judged from its speed ({speed:.1f} m/s){cadence_text}"
+    if median_cadence is not None and median_cadence >= 140 and 1.5 <= speed <= 7.0:
+        return "run", f"run ({why})"
+    if median_cadence is None and 1.8 <= speed <= 6.5:
+        return "run", f"run ({why})"
+    if speed > 7.0 or (median_cadence is not None and median_cadence < 130 and speed >= 4.0):
+        return "ride", f"ride ({why})"
+    if 0.5 <= speed < 1.8:
+        return "walk", f"walk ({why})"
+    return "generic", f"other ({why})"
 
 
 def is_fit_name(path: Path) -> bool:
@@ -87,8 +145,8 @@ def _to_utc(value: Any) -> datetime | None:
     return None
 
 
-def _offset_s(content: FitContent, start: datetime, zone: ZoneInfo) -> int:
-    """The activity's own UTC offset: from the activity message, else the athlete's zone."""
+def _file_offset_s(content: FitContent) -> int | None:
+    """The UTC offset the device wrote (activity local_timestamp against timestamp), if any."""
     stamp = _to_utc(content.activity.get("timestamp"))
     local = content.activity.get("local_timestamp")
     if stamp is not None and isinstance(local, datetime):
@@ -96,6 +154,14 @@ def _offset_s(content: FitContent, start: datetime, zone: ZoneInfo) -> int:
         quarter_hours = round(seconds / 900)
         if abs(quarter_hours) <= 14 * 4:
             return quarter_hours * 900
+    return None
+
+
+def _offset_s(content: FitContent, start: datetime, zone: ZoneInfo) -> int:
+    """The activity's own UTC offset: from the activity message, else the athlete's zone."""
+    own = _file_offset_s(content)
+    if own is not None:
+        return own
     offset = start.astimezone(zone).utcoffset()
     return int(offset.total_seconds()) if offset is not None else 0
 
@@ -117,6 +183,10 @@ def activities_from_fit(
     activities: list[Activity] = []
     for index, session in enumerate(sessions):
         sport = normalise_sport(session.get("sport"), session.get("sub_sport"))
+        guess: str | None = None
+        if not content.sessions and sport == "generic":  # cut off before its summary
+            stamps = [t for t in times if t is not None]
+            sport, guess = judge_sport(stamps, records.distance, (), None)
         if sport == "transition":
             continue
         start = _to_utc(session.get("start_time")) or next((t for t in times if t is not None), None)
@@ -133,6 +203,7 @@ def activities_from_fit(
                 [records.heart_rate[i] for i in chosen],
                 [records.speed[i] for i in chosen],
                 [records.distance[i] for i in chosen],
+                [records.altitude[i] for i in chosen] if records.altitude else (),
             )
             if chosen
             else None
@@ -173,6 +244,9 @@ def activities_from_fit(
                     "session": _jsonable(session),
                     "decoder": content.decoder,
                     "fingerprint": fingerprint,
+                    "offset_from": "file" if _file_offset_s(content) is not None else "zone",
+                    **({"incomplete": content.incomplete} if content.incomplete else {}),
+                    **({"sport_guess": guess} if guess else {}),
                 },
             )
         )

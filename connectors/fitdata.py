@@ -42,7 +42,16 @@ LAP_FIELDS = (
     "lap_trigger",
 )
 ACTIVITY_FIELDS = ("timestamp", "local_timestamp", "num_sessions")
-RECORD_FIELDS = ("timestamp", "heart_rate", "speed", "enhanced_speed", "distance", "position_lat")
+RECORD_FIELDS = (
+    "timestamp",
+    "heart_rate",
+    "speed",
+    "enhanced_speed",
+    "distance",
+    "position_lat",
+    "altitude",
+    "enhanced_altitude",
+)
 
 
 @dataclass(slots=True)
@@ -53,6 +62,7 @@ class RecordSeries:
     heart_rate: list[float | None] = field(default_factory=list)
     speed: list[float | None] = field(default_factory=list)  # enhanced_speed when present
     distance: list[float | None] = field(default_factory=list)
+    altitude: list[float | None] = field(default_factory=list)  # metres; enhanced_altitude when present
     has_position: bool = False
 
     def __len__(self) -> int:
@@ -67,6 +77,7 @@ class FitContent:
     activity: dict[str, Any] = field(default_factory=dict)
     records: RecordSeries = field(default_factory=RecordSeries)
     decoder: str = "fitparse"
+    incomplete: str | None = None  # the file was cut off: why; what is here was read up to the cut
 
     @property
     def file_type(self) -> str | None:

@@ -32,7 +32,7 @@ from connectors.fitdata import (
     SESSION_FIELDS,
     FitContent,
 )
-from connectors.fitreader import FitReadError, read_fit_fitparse
+from connectors.fitreader import FitCutOffError, FitReadError, read_fit_fitparse, read_fit_salvage
 
 __all__ = [
     "FitFastUnsupportedError",
@@ -113,6 +113,7 @@ def crc16(data: bytes | memoryview, crc: int = 0) -> int:
 # id -> (struct char, size, invalid value, family); the invalid value is compared with the raw
 # number as the protocol defines it per base type (all bits set but the sign, or 0 for *z types).
 _INT, _STRING, _FLOAT, _BYTE = 0, 1, 2, 3
+_BYTE_ID: Final = 0x0D  # the byte-array base type
 _BASE: Final[dict[int, tuple[str, int, int | None, int]]] = {
     0x00: ("B", 1, 0xFF, _INT),  # enum
     0x01: ("b", 1, 0x7F, _INT),  # sint8
@@ -176,7 +177,7 @@ _GUARD_LOCAL_DATE, _GUARD_INTO_DAY = 0, 1
 
 Step = tuple[str, int, int, Any, Any, Any, Any]
 # (unpack, ts, ts invalid, hr, hr invalid, distance, invalid, scale, position_lat, invalid,
-#  speed sources, compressed_speed_distance)
+#  speed sources, compressed_speed_distance, altitude sources)
 SimpleRecord = tuple[
     Callable[[bytes, int], tuple[Any, ...]],
     int,
@@ -190,14 +191,33 @@ SimpleRecord = tuple[
     Any,
     tuple[tuple[int, Any, Any], ...],
     int,
+    tuple[tuple[int, Any, Any, Any], ...],
 ]
-SimpleFields = tuple[int, Any, int, Any, int, Any, Any, int, Any, tuple[tuple[int, Any, Any], ...], int]
+SimpleFields = tuple[
+    int,
+    Any,
+    int,
+    Any,
+    int,
+    Any,
+    Any,
+    int,
+    Any,
+    tuple[tuple[int, Any, Any], ...],
+    int,
+    tuple[tuple[int, Any, Any, Any], ...],
+]
 # The profile's layout of compressed_speed_distance: speed in bits 0-11 (1/100 m/s), distance in
 # bits 12-23 (1/16 m, accumulated across rollovers).
 _PACKED_SPEED: Final = (12, 0, 100, None)
 _PACKED_DISTANCE: Final = (12, 12, 16, None)
 _PACKED_INVALID: Final = b"\xff\xff\xff"
 _PACKED_KEY: Final = (20, 5)
+# Components that copy their whole source field (enhanced_speed from speed, enhanced_altitude
+# from altitude): the same value as the field itself.
+_PLAIN_COMPONENTS: Final = frozenset(
+    {("enhanced_speed", (16, 0, 1000, None)), ("enhanced_altitude", (16, 0, 5, 500))}
+)
 
 
 class _Plan:
@@ -297,6 +317,7 @@ class _Decoder:
         rec_hr = records.heart_rate
         rec_speed = records.speed
         rec_dist = records.distance
+        rec_alt = records.altitude
         has_position = records.has_position
         plans: list[_Plan | None] = [None] * 16
         ts_acc = 0  # last timestamp seen, for compressed-timestamp headers
@@ -337,8 +358,15 @@ class _Decoder:
                     pos_inv,
                     speeds,
                     packed_i,
+                    alts,
                 ) = simple
                 values = unpack_record(data, body)
+                altitude = None
+                for alt_i, alt_inv, alt_scale, alt_offset in alts:  # the last valid one wins
+                    raw = values[alt_i]
+                    if raw != alt_inv:
+                        altitude = float(raw) / alt_scale - alt_offset
+                rec_alt.append(altitude)
                 stamp: Any = None
                 if ts_i >= 0:
                     raw = values[ts_i]
@@ -411,6 +439,7 @@ class _Decoder:
                     rec_hr.append(_number(out.get("heart_rate")))
                     rec_speed.append(_number(out.get("enhanced_speed", out.get("speed"))))
                     rec_dist.append(_number(out.get("distance")))
+                    rec_alt.append(_number(out.get("enhanced_altitude", out.get("altitude"))))
                     if "position_lat" in out:
                         has_position = True
                     continue
@@ -576,12 +605,16 @@ class _Decoder:
         kept_names = _KEPT_NAMES.get(mesg)
         offsets: list[int] = []
         size = 0
-        for number, field_size, base_id in specs:
+        for position, (number, field_size, base_id) in enumerate(specs):
             base = _BASE.get(base_id)
             if base is None:
                 raise FitFastUnsupportedError(f"unknown base type {base_id:#x}")
-            if field_size == 0 or field_size % base[1]:
-                raise FitFastUnsupportedError(f"field {number} size {field_size} does not fit its base type")
+            if field_size == 0:
+                raise FitFastUnsupportedError(f"field {number} has size 0")
+            if field_size % base[1]:
+                # A size that is no multiple of its type (Coros writes a 1-byte uint32 event
+                # field): read as bytes, as fitdecode and the FIT SDK do.
+                specs[position] = (number, field_size, _BYTE_ID)
             offsets.append(size)
             size += field_size
         for number, field_size, dev_index in dev_specs:
@@ -835,6 +868,7 @@ def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -
     """
     found: dict[str, tuple[int, Any, Any]] = {}
     speeds: list[tuple[int, Any, Any]] = []
+    alts: list[tuple[int, Any, Any, Any]] = []
     speed_fields = 0
     packed: list[tuple[str, int]] = []
     for name, op, index, invalid, p1, p2, p3 in steps:
@@ -843,9 +877,14 @@ def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -
             packed_distance = name == "distance" and p1 == _PACKED_DISTANCE and p3 == (_RECORD, 5)
             if (packed_speed or packed_distance) and p2 == 3:
                 packed.append((name, index))
-            elif name != "enhanced_speed" or p2 or p3 is not None or p1 != (16, 0, 1000, None):
+            elif (name, p1) not in _PLAIN_COMPONENTS or p2 or p3 is not None:
                 return None
-            continue  # same value as its speed field, handled there
+            continue  # same value as its source field, handled there
+        if name in ("altitude", "enhanced_altitude"):
+            if op != _OP_NUM or not p1:
+                return None
+            alts.append((index, invalid, p1, p2 or 0))
+            continue
         if name in ("speed", "enhanced_speed"):
             if op != _OP_NUM or p2 or not p1:
                 return None
@@ -864,7 +903,7 @@ def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -
     if len(speed_numbers) != len(set(speed_numbers)) or speed_fields != len(speed_numbers):
         return None
     for number, _size, base_id in specs:
-        if number == 6 and base_id != 0x84:  # the component masks 16 bits: equal only for uint16
+        if number in (2, 6) and base_id != 0x84:  # the component masks 16 bits: equal only for uint16
             return None
     packed_index = -1
     if packed:  # compressed_speed_distance (3 bytes), alone as the source of speed and distance
@@ -889,6 +928,7 @@ def _simple_record(steps: tuple[Step, ...], specs: list[tuple[int, int, int]]) -
         pos[1],
         tuple(speeds),
         packed_index,
+        tuple(alts),
     )
 
 
@@ -970,6 +1010,11 @@ def read_fit(data: bytes) -> FitContent:
         _log.debug("fast FIT decoder steps aside: %s", exc)
     try:
         content = read_fit_fitparse(data)
+    except FitCutOffError as exc:
+        salvaged = read_fit_salvage(data, str(exc))
+        if salvaged is None:
+            raise
+        return salvaged
     except FitReadError:
         raise
     except Exception as exc:  # fitparse raised something read_fit_fitparse does not translate

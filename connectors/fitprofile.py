@@ -536,10 +536,12 @@ KEPT_FIELDS: Final[dict[int, dict[int, FieldSpec]]] = {
     },
     20: {
         0: ("position_lat", "num", None, None, None),
+        2: ("altitude", "num", None, 5, 500),
         3: ("heart_rate", "num", None, None, None),
         5: ("distance", "num", None, 100, None),
         6: ("speed", "num", None, 1000, None),
         73: ("enhanced_speed", "num", None, 1000, None),
+        78: ("enhanced_altitude", "num", None, 5, 500),
         253: ("timestamp", "date_time", None, None, None),
     },
     34: {
@@ -550,29 +552,16 @@ KEPT_FIELDS: Final[dict[int, dict[int, FieldSpec]]] = {
 }
 
 KEPT_SUBFIELDS: Final[dict[int, dict[int, tuple[SubfieldSpec, ...]]]] = {
-    0: {
-        2: (
-            (
-                "garmin_product",
-                "enum",
-                "garmin_product",
-                None,
-                None,
-                ((1, 1), (1, 15), (1, 13)),
-            ),
-        )
-    }
+    0: {2: (("garmin_product", "enum", "garmin_product", None, None, ((1, 1), (1, 15), (1, 13))),)}
 }
 
 KEPT_COMPONENTS: Final[dict[int, dict[int, tuple[ComponentSpec, ...]]]] = {
     18: {14: (("enhanced_avg_speed", 124, 16, 0, 1000, None, False),)},
     19: {13: (("enhanced_avg_speed", 110, 16, 0, 1000, None, False),)},
     20: {
+        2: (("enhanced_altitude", 78, 16, 0, 5, 500, False),),
         6: (("enhanced_speed", 73, 16, 0, 1000, None, False),),
-        8: (
-            ("speed", 6, 12, 0, 100, None, False),
-            ("distance", 5, 12, 12, 16, None, True),
-        ),
+        8: (("speed", 6, 12, 0, 100, None, False), ("distance", 5, 12, 12, 16, None, True)),
     },
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from typing import IO, Any
 
@@ -22,6 +23,13 @@ class FitReadError(Exception):
     """The file is not a readable FIT file; the message says why, for a person."""
 
 
+class FitCutOffError(FitReadError):
+    """The file ends before its header says it should: cut off while copying or recording."""
+
+
+MIN_SALVAGED_RECORDS = 60  # less than a minute of records is not worth a run
+
+
 def _pick(message: Any, names: tuple[str, ...]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for data in message:
@@ -38,7 +46,7 @@ def read_fit_fitparse(data: bytes) -> FitContent:
     except fitparse.utils.FitCRCError as exc:
         raise FitReadError(f"the FIT checksum does not match ({exc}); the file is damaged") from exc
     except fitparse.utils.FitEOFError as exc:
-        raise FitReadError(f"the file ends early ({exc}); it was probably cut off while copying") from exc
+        raise FitCutOffError(f"the file ends early ({exc}); it was probably cut off while copying") from exc
     except fitparse.utils.FitHeaderError as exc:
         raise FitReadError(f"this is not a FIT file, or its header is damaged ({exc})") from exc
     except fitparse.utils.FitParseError as exc:
@@ -47,8 +55,23 @@ def read_fit_fitparse(data: bytes) -> FitContent:
         raise FitReadError(f"the FIT data is malformed ({type(exc).__name__}: {exc})") from exc
 
 
-def _collect(fit: fitparse.FitFile) -> FitContent:
+def read_fit_salvage(data: bytes, why: str) -> FitContent | None:
+    """What a cut-off file holds up to where it ends: its messages, read without the checksum
+    (which is missing). None when too little is left (under ``MIN_SALVAGED_RECORDS`` records)."""
     content = FitContent(decoder="fitparse")
+    with contextlib.suppress(  # the end of what is there
+        fitparse.utils.FitParseError, ValueError, KeyError, IndexError, TypeError, OverflowError
+    ):
+        _collect(fitparse.FitFile(io.BytesIO(data), check_crc=False), content)
+    timed = sum(t is not None for t in content.records.timestamp)
+    if timed < MIN_SALVAGED_RECORDS:
+        return None
+    content.incomplete = why
+    return content
+
+
+def _collect(fit: fitparse.FitFile, content: FitContent | None = None) -> FitContent:
+    content = content or FitContent(decoder="fitparse")
     records = content.records
     for message in fit.get_messages(["file_id", "session", "lap", "activity", "record"]):
         name = message.name
@@ -59,6 +82,7 @@ def _collect(fit: fitparse.FitFile) -> FitContent:
             speed = values.get("enhanced_speed", values.get("speed"))
             records.speed.append(_number(speed))
             records.distance.append(_number(values.get("distance")))
+            records.altitude.append(_number(values.get("enhanced_altitude", values.get("altitude"))))
             if values.get("position_lat") is not None:
                 records.has_position = True
         elif name == "lap":

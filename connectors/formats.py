@@ -24,7 +24,7 @@ import gpxpy
 import gpxpy.gpx
 from defusedxml import DefusedXmlException
 
-from connectors.fit import activities_from_fit, normalise_sport
+from connectors.fit import activities_from_fit, judge_sport, normalise_sport
 from connectors.fitfast import read_fit
 from connectors.fitreader import FitReadError
 from runstrong_sync.derive import derive_metrics
@@ -37,34 +37,77 @@ ARCHIVE_SUFFIX = ".zip"
 GPX_ROOT = re.compile(rb"<(?:\w+:)?gpx[\s>]")
 TCX_NS = "{http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2}"
 
-# Sport words used by GPX <type> (Garmin, Strava: words or Strava's old numbers) and TCX Sport.
+# Sport words used by GPX <type> and TCX Sport: Garmin Connect (running, street_running,
+# track_running, trail_running, treadmill_running, indoor_running, ultra_run, road_biking...),
+# Movescount and Sports Tracker ("Running", "Trail running", "Jogging", "Cycling"...), Strava
+# (words, or its old numbers 1 ride, 4 hike, 9 run, 10 walk). Keys are lower case with "_" for
+# spaces and dashes; a word found nowhere is judged from the track (speed and cadence).
 TEXT_SPORTS = {
     "running": "run",
     "run": "run",
     "9": "run",
+    "jogging": "run",
+    "street_running": "run",
+    "road_running": "run",
+    "track_running": "run",
+    "ultra_run": "run",
+    "ultra_running": "run",
+    "ultrarun": "run",
+    "obstacle_run": "run",
+    "orienteering": "run",
     "trail_running": "trail_run",
     "trailrun": "trail_run",
+    "trail_run": "trail_run",
+    "mountain_running": "trail_run",
+    "fell_running": "trail_run",
     "treadmill_running": "treadmill_run",
+    "treadmill": "treadmill_run",
+    "indoor_running": "treadmill_run",
+    "indoor_run": "treadmill_run",
     "virtualrun": "virtual_run",
+    "virtual_run": "virtual_run",
     "cycling": "ride",
     "biking": "ride",
+    "bike": "ride",
     "ride": "ride",
     "1": "ride",
+    "road_biking": "ride",
+    "road_cycling": "ride",
+    "mountain_biking": "ride",
+    "mountainbiking": "ride",
+    "gravel_cycling": "ride",
+    "cyclocross": "ride",
+    "indoor_cycling": "ride",
+    "virtual_ride": "ride",
     "virtualride": "ride",
+    "ebiking": "ride",
+    "e_bike_ride": "ride",
     "walking": "walk",
     "walk": "walk",
     "10": "walk",
+    "casual_walking": "walk",
+    "speed_walking": "walk",
+    "nordic_walking": "walk",
     "hiking": "hike",
     "hike": "hike",
     "4": "hike",
+    "trekking": "hike",
+    "mountaineering": "hike",
     "swimming": "swim",
     "swim": "swim",
+    "open_water_swimming": "swim",
+    "lap_swimming": "swim",
+    "pool_swimming": "swim",
     "weighttraining": "strength",
     "weight_training": "strength",
     "strength_training": "strength",
+    "gym": "strength",
     "workout": "workout",
     "rowing": "rowing",
+    "indoor_rowing": "rowing",
     "elliptical": "elliptical",
+    "cross_country_skiing": "ski",
+    "skiing": "ski",
 }
 
 
@@ -103,7 +146,7 @@ def format_of(name: str) -> str | None:
 def sport_from_text(text: str | None) -> str | None:
     if not text:
         return None
-    key = text.strip().lower().replace(" ", "_")
+    key = re.sub(r"[\s\-]+", "_", text.strip().lower())
     return TEXT_SPORTS.get(key) or TEXT_SPORTS.get(key.replace("_", ""))
 
 
@@ -144,6 +187,7 @@ def read_activity_file(
         result = _read_gpx(plain, source_ref, fingerprint, zone)
     else:
         result = _read_tcx(plain, source_ref, fingerprint, zone)
+    result.activities = plausible(result.activities)
     if hints is not None:
         result.activities = [_with_hints(a, hints) for a in result.activities]
     # Names and notes are outside text: cleaned here, where they enter.
@@ -151,10 +195,33 @@ def read_activity_file(
     return result
 
 
+EARLIEST_START = datetime(1990, 1, 1, tzinfo=UTC)  # before FIT, GPS watches and this sport's data
+LONGEST_S = 2 * 86400.0  # no single activity lasts two days; a clock or a merge went wrong
+
+
+def implausible(activity: Activity) -> str | None:
+    """Why an activity cannot be true as read, or None."""
+    if activity.start_utc < EARLIEST_START:
+        return f"it is dated {activity.start_utc:%Y-%m-%d}, before 1990: the device's clock was not set"
+    if activity.elapsed_s > LONGEST_S:
+        days = activity.elapsed_s / 86400
+        return f"it lasts {days:.1f} days, longer than any one activity (2 days): the times are wrong"
+    return None
+
+
+def plausible(activities: list[Activity]) -> list[Activity]:
+    """The activities that can be true; when none can, the file is set aside with the reason."""
+    kept = [a for a in activities if implausible(a) is None]
+    if activities and not kept:
+        raise FitReadError(f"the activity cannot be imported: {implausible(activities[0])}")
+    return kept
+
+
 def _with_hints(activity: Activity, hints: ExportHints) -> Activity:
     sport = activity.sport
     hinted = sport_from_text(hints.sport)
-    if hinted is not None and sport in ("generic", "workout", "unknown"):
+    guessed = "sport_guess" in activity.raw  # judged from the track: the export's word is better
+    if hinted is not None and (guessed or sport in ("generic", "workout", "unknown", "other")):
         sport = hinted
     raw = dict(activity.raw)
     raw[hints.origin] = {"id": hints.export_id, "name": hints.name, "type": hints.sport}
@@ -170,18 +237,67 @@ def _refuse_dtd(data: bytes, what: str) -> None:
         raise FitReadError(f"the {what} file declares a DTD or entities, which activity files never do")
 
 
+UNDECLARED_NS = "urn:runstrong-sync:undeclared:"
+_PREFIX_USE = re.compile(rb"</?([A-Za-z_][\w.-]*):[A-Za-z_]|\s([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*=")
+_PREFIX_DECLARED = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
+_ROOT_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+
+
+def repair_xml(data: bytes) -> tuple[bytes, list[str]]:
+    """The usual defects of real exports, mended as other activity tools read them: a BOM or
+    whitespace before the XML declaration, namespace prefixes used but never declared (Strava's
+    ``gpxdata:``, Garmin's ``gpxx:``). Returns the mended bytes and what was mended."""
+    fixes: list[str] = []
+    body = data
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+        fixes.append("a byte-order mark")
+    stripped = body.lstrip()
+    if stripped is not body and len(stripped) != len(body):
+        fixes.append("whitespace before the XML declaration")
+        body = stripped
+    used = {m.group(1) or m.group(2) for m in _PREFIX_USE.finditer(body)}
+    declared = set(_PREFIX_DECLARED.findall(body))
+    missing = sorted(p for p in used - declared if p not in (b"xml", b"xmlns"))
+    root = next(
+        (m for m in _ROOT_TAG.finditer(body) if body[m.start() + 1 : m.start() + 2] not in b"?!"), None
+    )
+    if missing and root is not None:
+        declarations = b"".join(b' xmlns:%s="%s%s"' % (p, UNDECLARED_NS.encode(), p) for p in missing)
+        body = body[: root.end()] + declarations + body[root.end() :]
+        fixes.append("undeclared namespace prefixes " + ", ".join(p.decode() + ":" for p in missing))
+    return body, fixes
+
+
+def _parse_gpx(data: bytes) -> tuple[gpxpy.gpx.GPX, str]:
+    """A strict parse first, a recovering one second; the second says what it mended."""
+    try:
+        return gpxpy.parse(data.decode("utf-8-sig")), "strict XML parse"
+    except UnicodeDecodeError as exc:
+        raise FitReadError(f"the GPX file is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except (gpxpy.gpx.GPXException, ValueError, StdET.ParseError) as exc:
+        strict_error = exc
+    mended, fixes = repair_xml(data)
+    if not fixes:
+        raise FitReadError(f"this is not a readable GPX file ({strict_error})")
+    try:
+        gpx = gpxpy.parse(mended.decode("utf-8-sig"))
+    except (gpxpy.gpx.GPXException, ValueError, StdET.ParseError, UnicodeDecodeError) as exc:
+        raise FitReadError(
+            f"this is not a readable GPX file, even after mending {'; '.join(fixes)} ({exc})"
+        ) from exc
+    return gpx, f"recovering XML parse: mended {'; '.join(fixes)} (strict parse: {strict_error})"
+
+
 def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) -> FileActivities:
     _refuse_dtd(data, "GPX")
     if GPX_ROOT.search(data[:65536]) is None:
         raise FitReadError("this is not a readable GPX file (it has no <gpx> element)")
-    try:
-        gpx = gpxpy.parse(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise FitReadError(f"the GPX file is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except (gpxpy.gpx.GPXException, ValueError, StdET.ParseError) as exc:
-        raise FitReadError(f"this is not a readable GPX file ({exc})") from exc
+    gpx, parsed = _parse_gpx(data)
     times: list[datetime] = []
     heart: list[float | None] = []
+    cadence: list[float | None] = []
+    altitude: list[float | None] = []
     points: list[tuple[float, float]] = []
     sport_text: str | None = None
     track_name: str | None = None
@@ -193,12 +309,22 @@ def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) ->
                 if point.time is None:
                     continue
                 times.append(_utc(point.time))
-                heart.append(_gpx_heart_rate(point.extensions))
+                heart.append(_gpx_extension(point.extensions, ("hr", "heartrate")))
+                cadence.append(_gpx_extension(point.extensions, ("cad", "cadence", "runcadence")))
+                altitude.append(point.elevation)
                 points.append((point.latitude, point.longitude))
     if len(times) < 2:
         raise FitReadError("the GPX file has no track with timed points (a route, not an activity)")
     distance = _cumulative_distance(points)
-    sport = sport_from_text(sport_text) or "generic"  # an export's index may say more
+    sport = sport_from_text(sport_text)
+    raw: dict[str, Any] = {
+        "fingerprint": fingerprint,
+        "type": sport_text,
+        "creator": gpx.creator,
+        "xml": parsed,
+    }
+    if sport is None:
+        sport, raw["sport_guess"] = judge_sport(times, distance, cadence, sport_text)
     activity = _activity_from_series(
         source="gpx",
         source_ref=source_ref,
@@ -211,16 +337,17 @@ def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) ->
         laps=(),
         zone=zone,
         name=track_name or gpx.name,
-        raw={"fingerprint": fingerprint, "type": sport_text, "creator": gpx.creator},
+        raw=raw,
+        altitude=altitude,
     )
     return FileActivities([activity], fingerprint, len(times), "gpxpy")
 
 
-def _gpx_heart_rate(extensions: Sequence[Any]) -> float | None:
+def _gpx_extension(extensions: Sequence[Any], names: tuple[str, ...]) -> float | None:
     for extension in extensions:
         for element in extension.iter():
             tag = str(element.tag).rsplit("}", 1)[-1].lower()
-            if tag in ("hr", "heartrate") and element.text:
+            if tag in names and element.text:
                 try:
                     return float(element.text)
                 except ValueError:
@@ -251,19 +378,31 @@ def _haversine_m(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def _read_tcx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) -> FileActivities:
     _refuse_dtd(data, "TCX")
+    parsed = "strict XML parse"
     try:
         root = SafeET.fromstring(data)
-    except (StdET.ParseError, DefusedXmlException, ValueError) as exc:
+    except DefusedXmlException as exc:
         raise FitReadError(f"this is not a readable TCX file ({exc})") from exc
+    except (StdET.ParseError, ValueError) as exc:
+        mended, fixes = repair_xml(data)
+        if not fixes:
+            raise FitReadError(f"this is not a readable TCX file ({exc})") from exc
+        try:
+            root = SafeET.fromstring(mended)  # defusedxml still: mending adds no entities
+        except (StdET.ParseError, DefusedXmlException, ValueError) as again:
+            raise FitReadError(
+                f"this is not a readable TCX file, even after mending {'; '.join(fixes)} ({again})"
+            ) from again
+        parsed = f"recovering XML parse: mended {'; '.join(fixes)} (strict parse: {exc})"
     if not str(root.tag).endswith("TrainingCenterDatabase"):
         raise FitReadError(f"this XML file is not TCX (its root element is {root.tag!r})")
     activities: list[Activity] = []
     records = 0
     for index, element in enumerate(root.iter(f"{TCX_NS}Activity")):
-        parsed = _tcx_activity(element, index, source_ref, fingerprint, zone)
-        if parsed is not None:
-            activities.append(parsed[0])
-            records += parsed[1]
+        found = _tcx_activity(element, index, source_ref, fingerprint, zone)
+        if found is not None:
+            activities.append(replace(found[0], raw={**found[0].raw, "xml": parsed}))
+            records += found[1]
     if not activities:
         raise FitReadError("the TCX file has no activity with timed track points or laps")
     return FileActivities(activities, fingerprint, records, "tcx")
@@ -277,6 +416,7 @@ def _tcx_activity(
     heart: list[float | None] = []
     speed: list[float | None] = []
     distance: list[float | None] = []
+    altitude: list[float | None] = []
     has_gps = False
     lap_parts: list[tuple[datetime, StdET.Element]] = []
     for lap in element.iter(f"{TCX_NS}Lap"):
@@ -291,6 +431,7 @@ def _tcx_activity(
             heart.append(_number(point.find(f"{TCX_NS}HeartRateBpm/{TCX_NS}Value")))
             distance.append(_number(point.find(f"{TCX_NS}DistanceMeters")))
             speed.append(_tcx_speed(point))
+            altitude.append(_number(point.find(f"{TCX_NS}AltitudeMeters")))
             if point.find(f"{TCX_NS}Position") is not None:
                 has_gps = True
     if len(times) < 2 and not lap_parts:
@@ -316,6 +457,7 @@ def _tcx_activity(
         start=laps_start,
         timer_s=lap_total_time or None,
         total_distance=lap_total_distance or None,
+        altitude=altitude,
     )
     return activity, len(times)
 
@@ -390,11 +532,14 @@ def _activity_from_series(
     start: datetime | None = None,
     timer_s: float | None = None,
     total_distance: float | None = None,
+    altitude: Sequence[float | None] = (),
 ) -> Activity:
     begin = start or times[0]
     end = times[-1] if times else begin
     elapsed = max((end - begin).total_seconds(), timer_s or 0.0)
-    derived = derive_metrics([t.timestamp() for t in times], heart, speed, distance) if times else None
+    derived = (
+        derive_metrics([t.timestamp() for t in times], heart, speed, distance, altitude) if times else None
+    )
     known_distance = [d for d in distance if d is not None]
     total = max(known_distance) if known_distance else total_distance
     moving = derived.moving_s if derived is not None and derived.moving_s > 0 else (timer_s or elapsed)

@@ -50,7 +50,7 @@ SHORT_PAGE_SLACK = 10
 FIRST_SYNC_DAYS = 90  # the first sync reaches this far back; `sync --since` reaches further
 STREAMS_WINDOW_DAYS = 56  # older runs' labels no longer move the plan: no streams for them
 CONFIDENT = 0.5  # below this a label is uncertain and planned around as hard: streams decide
-STREAM_KEYS = "time,heartrate,velocity_smooth,distance"
+STREAM_KEYS = "time,heartrate,velocity_smooth,distance,altitude,grade_smooth"
 MAX_OFFSET_S = 14 * 3600
 
 # Strava sport_type -> our normalised sport; anything else becomes lower snake case.
@@ -211,7 +211,25 @@ def derived_from_streams(streams: Any) -> DerivedMetrics | None:
     if all(v is None for v in heart_rate) and all(v is None for v in speed):
         return None
     stamps = [float(t) if isinstance(t, int | float) else None for t in times]
-    return derive_metrics(stamps, heart_rate, speed, distance)
+    altitude = aligned("altitude")
+    if all(v is None for v in altitude):
+        altitude = _altitude_from_grade(aligned("grade_smooth"), distance)
+    return derive_metrics(stamps, heart_rate, speed, distance, altitude)
+
+
+def _altitude_from_grade(grade: list[float | None], distance: list[float | None]) -> list[float | None]:
+    """Strava's ``grade_smooth`` (percent) climbed along the ``distance`` stream, as altitude."""
+    if all(g is None for g in grade) or all(d is None for d in distance):
+        return [None] * len(grade)
+    out: list[float | None] = []
+    height = 0.0
+    last: float | None = None
+    for g, d in zip(grade, distance, strict=True):
+        if d is not None and last is not None and g is not None:
+            height += g / 100 * max(0.0, d - last)
+        last = d if d is not None else last
+        out.append(height)
+    return out
 
 
 class StravaConnector:

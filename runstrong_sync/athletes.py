@@ -9,6 +9,7 @@ one never inherits the file's heart-rate and pace numbers, its FIT inbox, or Str
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -17,16 +18,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from runstrong_sync import tzdetect
 from runstrong_sync.config import Config, validate
 from runstrong_sync.errors import ConfigError
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database
-from runstrong_sync.storage.models import Athlete
+from runstrong_sync.storage.models import ActivityRow, Athlete
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ATHLETE = "default"
 SECTIONS = ("athlete", "planner", "sources", "feed")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-PERSONAL_ATHLETE_KEYS = ("max_hr", "threshold_hr", "resting_hr", "threshold_pace", "age")
+PERSONAL_ATHLETE_KEYS = ("max_hr", "threshold_hr", "resting_hr", "threshold_pace", "age", "earlier")
 
 
 def check_key(key: str) -> str:
@@ -90,13 +94,76 @@ def require(session: Session, key: str) -> Athlete:
 
 
 def config_for(db: Database, config: Config, key: str, now: datetime) -> tuple[int, Config]:
-    """The athlete's id and effective configuration; the default athlete is created on first use."""
+    """The athlete's id and effective configuration; the default athlete is created on first use.
+
+    Without a configured time zone the athlete's zone is found once here (tzdetect) and handed
+    on inside the configuration, so every later step works in the same zone."""
     with db.transaction() as session:
         if key == DEFAULT_ATHLETE:
             athlete = repo.ensure_athlete(session, key, config.athlete.name, now)
         else:
             athlete = require(session, key)
-        return athlete.id, effective_config(config, key, athlete.name, athlete.settings_json or {})
+        settings = athlete.settings_json or {}
+        effective = effective_config(config, key, athlete.name, settings)
+        if zone_configured(config, settings):
+            return athlete.id, effective  # nothing to find: no query on the way to a feed
+        choice = time_zone_choice(session, athlete.id, effective, False)
+        if choice.name != effective.athlete.time_zone:
+            athlete_config = effective.athlete.model_copy(update={"time_zone": choice.name})
+            effective = effective.model_copy(update={"athlete": athlete_config})
+        return athlete.id, effective
+
+
+def zone_configured(config: Config, settings: Mapping[str, Any]) -> bool:
+    """Whether the configuration file or the athlete's own settings name a time zone."""
+    personal = settings.get("athlete")
+    return "time_zone" in config.athlete.model_fields_set or (
+        isinstance(personal, Mapping) and "time_zone" in personal
+    )
+
+
+ZONE_WARNED_KEY = "time_zone.warned"
+
+
+def warn_zone_mismatch_once(db: Database, athlete_id: int, config: Config, now: datetime) -> str | None:
+    """When the configured zone disagrees with the data (Strava, the FIT files' local times), say
+    so once per configured zone and disagreement; returns the warning when one was given."""
+    with db.transaction() as session:
+        athlete = session.get(Athlete, athlete_id)
+        settings = (athlete.settings_json or {}) if athlete is not None else {}
+        if not zone_configured(config, settings):
+            return None
+        effective = effective_config(config, athlete.key, athlete.name, settings) if athlete else config
+        choice = time_zone_choice(session, athlete_id, effective, True)
+        if choice.mismatch is None:
+            return None
+        said = {"zone": choice.name, "mismatch": choice.mismatch}
+        if repo.get_state(session, athlete_id, ZONE_WARNED_KEY) == said:
+            return None
+        repo.set_state(session, athlete_id, ZONE_WARNED_KEY, said, now)
+    message = (
+        f"athlete.time_zone is {choice.name}, but {choice.mismatch}; "
+        "sessions are placed in the configured zone (change athlete.time_zone if it is wrong)"
+    )
+    log.warning("%s", message)
+    return message
+
+
+TIME_ZONE_SAMPLE = 200  # the newest activities say where the runner lives now
+
+
+def time_zone_choice(
+    session: Session, athlete_id: int, config: Config, configured: bool
+) -> tzdetect.TimeZoneChoice:
+    """The zone in use and where it came from (configuration, Strava, this machine)."""
+    rows = session.execute(
+        select(ActivityRow.start_utc, ActivityRow.utc_offset_s, ActivityRow.source, ActivityRow.raw_json)
+        .where(ActivityRow.athlete_id == athlete_id)
+        .order_by(ActivityRow.start_utc.desc())
+        .limit(TIME_ZONE_SAMPLE)
+    ).all()
+    observed = tzdetect.observed_from_rows([(r[0], r[1], r[2], r[3] or {}) for r in rows])
+    return tzdetect.choose(config.athlete.time_zone if configured else None, observed, tzdetect.system_zone())
 
 
 def add(

@@ -15,7 +15,7 @@ import bisect
 import itertools
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from runstrong_sync.domain import (
     Activity,
@@ -29,7 +29,7 @@ from runstrong_sync.domain import (
     ZoneValue,
 )
 
-CLASSIFIER_VERSION = 2  # raise when a rule changes: stored labels are then all redone
+CLASSIFIER_VERSION = 3  # raise when a rule changes: stored labels are then all redone
 DAY_S = 86400.0
 LONG_MIN_S = 90 * 60
 LONG_RELATIVE_MIN_S = 60 * 60
@@ -83,6 +83,7 @@ DATA_PENALTY = 0.1
 CAP = 0.95
 UNCERTAIN_BELOW = 0.5
 WORK_SOURCES = frozenset({"laps", "pace", "speed_series"})
+RELATIVE_LONG_CODES = frozenset({"longest_of_week", "share_of_week"})
 
 PRIORITY_LABEL, PRIORITY_LAPS, PRIORITY_HR, PRIORITY_PACE, PRIORITY_VARIABILITY, PRIORITY_BASELINE = range(6)
 
@@ -123,6 +124,16 @@ class Signal:
     reason: Reason
     priority: int
     source: str  # independent evidence: label, laps, hr, pace, speed_series, device, baseline
+    estimated: bool = False  # rests on an estimated threshold, not a configured one
+    thin: str | None = None  # rests on a thin estimate: how it was made
+
+
+def _based_on(signal: Signal | None, value: ZoneValue | None) -> Signal | None:
+    """The signal, marked with what its threshold rests on."""
+    if signal is None or value is None:
+        return signal
+    estimated = value.source is ZoneSource.ESTIMATED
+    return replace(signal, estimated=estimated, thin=value.method if estimated and value.thin else None)
 
 
 def classify(
@@ -150,9 +161,9 @@ def classify(
             _workout_type_signal(activity),
             _lap_structure_signal(activity, zones),
             _hr_signal(derived, zones) or _summary_hr_signal(activity, derived, zones),
-            _pace_signal(activity, derived, zones),
-            _lap_variability_signal(activity, zones),
-            _bout_signal(derived, zones),
+            _based_on(_pace_signal(activity, derived, zones), zones.threshold_speed_mps),
+            _based_on(_lap_variability_signal(activity, zones), zones.threshold_speed_mps),
+            _based_on(_bout_signal(derived, zones), zones.threshold_speed_mps),
             _training_effect_signal(activity),
         )
         if s is not None
@@ -165,7 +176,7 @@ def classify(
         return _combine([race, *intensity], notes, penalty)
 
     long_signal = _long_signal(activity, moving_s, past)
-    if long_signal is not None:
+    if long_signal is not None and not _workout_outranks(long_signal, intensity):
         return _long_classification(long_signal, intensity, notes)
 
     if not intensity and moving_s < SHORT_RUN_S and moving_s > 0:
@@ -188,15 +199,28 @@ def classify(
     return _combine(intensity, notes, penalty)
 
 
+def _configured_first(ordered: list[Signal]) -> list[Signal]:
+    """A configured value beats an estimate: an HR or pace lead resting on an estimated threshold
+    gives way to one resting on a configured threshold."""
+    lead = ordered[0]
+    if not lead.estimated or lead.priority not in (PRIORITY_HR, PRIORITY_PACE):
+        return ordered
+    configured = [s for s in ordered if s.priority in (PRIORITY_HR, PRIORITY_PACE) and not s.estimated]
+    if not configured:
+        return ordered
+    return [configured[0], *(s for s in ordered if s is not configured[0])]
+
+
 def _combine(signals: list[Signal], notes: Sequence[Reason], penalty: float) -> Classification:
-    ordered = sorted(signals, key=lambda s: (s.priority, -s.confidence))
+    ordered = _configured_first(sorted(signals, key=lambda s: (s.priority, -s.confidence)))
     lead = ordered[0]
     hedge = False
     if lead.label is Label.EASY and lead.priority > PRIORITY_LABEL:
         # Heart rate lags behind short repetitions: hard work seen at threshold pace outranks an
-        # easy heart rate; any other sign of hard work leaves the run easy but uncertain.
+        # easy heart rate; any other sign of hard work leaves the run easy but uncertain. Work
+        # judged against an estimate never outranks a reading against a configured threshold.
         work = [s for s in ordered if s.label is Label.HARD and s.source in WORK_SOURCES]
-        work = [s for s in work if s.confidence >= BASE_VARIABILITY]
+        work = [s for s in work if s.confidence >= BASE_VARIABILITY and (lead.estimated or not s.estimated)]
         if work:
             lead = work[0]
             ordered = [lead, *(s for s in ordered if s is not lead)]
@@ -218,10 +242,30 @@ def _combine(signals: list[Signal], notes: Sequence[Reason], penalty: float) -> 
     confidence = confidence - penalty
     if hedge:
         confidence = min(confidence, UNCERTAIN_BELOW - 0.05)
+    thin: list[Reason] = []
+    if lead.thin and not any(
+        s.label is lead.label and not s.thin and s.source != lead.source for s in ordered
+    ):
+        confidence = min(confidence, UNCERTAIN_BELOW - 0.05)  # all there is: below the line
+        thin.append(Reason("thin_estimate", f"the threshold is a thin estimate ({lead.thin}), so unsure"))
     confidence = _clamp(confidence)
     agreeing = [s.reason for s in ordered[1:] if s.label is lead.label]
     conflicting = [_contrary(s.reason) for s in ordered[1:] if s.label is not lead.label]
-    return Classification(lead.label, confidence, (lead.reason, *agreeing, *conflicting, *notes))
+    return Classification(lead.label, confidence, (lead.reason, *agreeing, *conflicting, *thin, *notes))
+
+
+def _workout_outranks(long_signal: Signal, intensity: Sequence[Signal]) -> bool:
+    """Long only relative to a short week (not 90 min, not marked long) gives way to a workout:
+    an interval session with watch laps or at a configured threshold is hard, whatever its share."""
+    if long_signal.reason.code not in RELATIVE_LONG_CODES:
+        return False
+    return any(
+        s.label is Label.HARD
+        and s.priority in (PRIORITY_LAPS, PRIORITY_HR, PRIORITY_PACE)
+        and not s.thin
+        and s.confidence > long_signal.confidence
+        for s in intensity
+    )
 
 
 def _long_classification(
@@ -278,6 +322,11 @@ def _data_quality(activity: Activity, derived: DerivedMetrics) -> tuple[list[Rea
         distance <= 0 or (activity.moving_s > 0 and distance / activity.moving_s > MAX_RUN_SPEED_MPS)
     ):
         notes.append(Reason("bad_distance", "the recorded distance is zero or impossible; pace not used"))
+    if activity.raw.get("incomplete"):
+        notes.append(Reason("incomplete_file", "the file was cut off: judged from the records it holds"))
+    guess = activity.raw.get("sport_guess")
+    if isinstance(guess, str):
+        notes.append(Reason("sport_judged", f"the file names no sport we know: {guess}"))
     if activity.trainer and not activity.has_gps and derived.speed_valid_s > 0:
         notes.append(Reason("indoor", "indoor or without GPS: pace from a foot pod or the watch"))
     return notes, penalty
@@ -347,9 +396,9 @@ def _hr_signal(derived: DerivedMetrics, zones: Zones) -> Signal | None:
     if mean is None:
         return None
     if zones.threshold_hr is not None:
-        return _lthr_signal(derived, zones.threshold_hr, mean)
+        return _based_on(_lthr_signal(derived, zones.threshold_hr, mean), zones.threshold_hr)
     if zones.max_hr is not None:
-        return _hrmax_signal(derived, zones.max_hr, mean)
+        return _based_on(_hrmax_signal(derived, zones.max_hr, mean), zones.max_hr)
     return None
 
 
@@ -370,19 +419,25 @@ def _summary_hr_signal(activity: Activity, derived: DerivedMetrics, zones: Zones
         return None
     average = f"average HR {mean:.0f} bpm, {mean / value.value:.0%} of {of} ({value.value:.0f} bpm)"
     if mean > ceiling * value.value:
-        return Signal(
-            Label.HARD,
-            base - 0.15,
-            Reason("hr_average_above_easy_ceiling", f"hard: {average}, above the easy ceiling"),
+        return _based_on(
+            Signal(
+                Label.HARD,
+                base - 0.15,
+                Reason("hr_average_above_easy_ceiling", f"hard: {average}, above the easy ceiling"),
+                PRIORITY_HR,
+                "hr",
+            ),
+            value,
+        )
+    return _based_on(
+        Signal(
+            Label.EASY,
+            BASE_BASELINE,  # intervals can average an easy heart rate
+            Reason("hr_average_easy", f"easy: {average}; only the average is known"),
             PRIORITY_HR,
             "hr",
-        )
-    return Signal(
-        Label.EASY,
-        BASE_BASELINE,  # intervals can average an easy heart rate
-        Reason("hr_average_easy", f"easy: {average}; only the average is known"),
-        PRIORITY_HR,
-        "hr",
+        ),
+        value,
     )
 
 
@@ -472,6 +527,7 @@ def _pace_signal(activity: Activity, derived: DerivedMetrics, zones: Zones) -> S
     def signal(label: Label, confidence: float, code: str, text: str) -> Signal:
         return Signal(label, confidence, Reason(code, text), PRIORITY_PACE, "pace")
 
+    pace = "grade-adjusted pace" if derived.grade_adjusted else "pace"
     if derived.speed_valid_s >= MIN_SIGNAL_S:
         at_hard = derived.seconds_speed_at_or_above(SPEED_HARD * threshold)
         tempo = derived.longest_speed_at_or_above(SPEED_TEMPO * threshold)
@@ -481,7 +537,7 @@ def _pace_signal(activity: Activity, derived: DerivedMetrics, zones: Zones) -> S
                 Label.HARD,
                 base,
                 "pace_above_threshold",
-                f"hard: {at_hard / 60:.0f} min at or faster than 95% of threshold pace "
+                f"hard: {at_hard / 60:.0f} min of {pace} at or faster than 95% of threshold pace "
                 f"({_pace(SPEED_HARD * threshold)})",
             )
         if tempo >= CONTINUOUS_MIN_S:
@@ -489,17 +545,18 @@ def _pace_signal(activity: Activity, derived: DerivedMetrics, zones: Zones) -> S
                 Label.HARD,
                 base - 0.05,
                 "pace_sustained_tempo",
-                f"hard: {tempo / 60:.0f} min in a row near threshold pace ({_pace(SPEED_TEMPO * threshold)} "
-                "or faster)",
+                f"hard: {tempo / 60:.0f} min in a row of {pace} near threshold pace "
+                f"({_pace(SPEED_TEMPO * threshold)} or faster)",
             )
         speed = _mean_speed(derived)
         surges = at_hard >= EASY_MAX_HARD_S or len(derived.bouts) >= 2
     else:
         speed = _average_speed(activity)
         surges = False
+        pace = "pace"
     if speed is None or speed <= 0:
         return None
-    average = f"average pace {_pace(speed)}, {speed / threshold:.0%} of threshold speed"
+    average = f"average {pace} {_pace(speed)}, {speed / threshold:.0%} of threshold speed"
     if speed >= 0.90 * threshold:
         return signal(Label.HARD, base - 0.15, "pace_above_easy_ceiling", f"hard: {average}")
     if speed <= SPEED_EASY_CEILING * threshold and not surges:
@@ -596,34 +653,41 @@ def _race_effort_signal(derived: DerivedMetrics, zones: Zones, moving_s: float) 
         lthr = zones.threshold_hr.value
         at_hard = derived.seconds_hr_at_or_above(LTHR_HARD * lthr)
         if at_hard >= RACE_SHARE * derived.hr_valid_s:
-            return Signal(
-                Label.HARD,
-                _hr_base(zones.threshold_hr, BASE_HR_CONFIGURED),
-                Reason(
-                    "race_effort",
-                    f"hard: {at_hard / 60:.0f} of {moving_s / 60:.0f} min at or above 95% of threshold HR "
-                    f"({LTHR_HARD * lthr:.0f} bpm), a race effort",
+            return _based_on(
+                Signal(
+                    Label.HARD,
+                    _hr_base(zones.threshold_hr, BASE_HR_CONFIGURED),
+                    Reason(
+                        "race_effort",
+                        f"hard: {at_hard / 60:.0f} of {moving_s / 60:.0f} min at or above 95% of "
+                        f"threshold HR ({LTHR_HARD * lthr:.0f} bpm), a race effort",
+                    ),
+                    PRIORITY_HR,
+                    "hr",
                 ),
-                PRIORITY_HR,
-                "hr",
+                zones.threshold_hr,
             )
         return None
     if zones.threshold_speed_mps is not None and derived.speed_valid_s >= 0.5 * moving_s:
         threshold = zones.threshold_speed_mps.value
         at_hard = derived.seconds_speed_at_or_above(SPEED_HARD * threshold)
+        pace = "grade-adjusted pace" if derived.grade_adjusted else "pace"
         if at_hard >= RACE_SHARE * derived.speed_valid_s:
-            return Signal(
-                Label.HARD,
-                BASE_PACE_CONFIGURED
-                if zones.threshold_speed_mps.source in (ZoneSource.CONFIG, ZoneSource.STRAVA)
-                else BASE_PACE_ESTIMATED,
-                Reason(
-                    "race_effort_pace",
-                    f"hard: {at_hard / 60:.0f} of {moving_s / 60:.0f} min at or faster than 95% of threshold "
-                    "pace, a race effort",
+            return _based_on(
+                Signal(
+                    Label.HARD,
+                    BASE_PACE_CONFIGURED
+                    if zones.threshold_speed_mps.source in (ZoneSource.CONFIG, ZoneSource.STRAVA)
+                    else BASE_PACE_ESTIMATED,
+                    Reason(
+                        "race_effort_pace",
+                        f"hard: {at_hard / 60:.0f} of {moving_s / 60:.0f} min of {pace} at or faster "
+                        "than 95% of threshold pace, a race effort",
+                    ),
+                    PRIORITY_PACE,
+                    "pace",
                 ),
-                PRIORITY_PACE,
-                "pace",
+                zones.threshold_speed_mps,
             )
     return None
 

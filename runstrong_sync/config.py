@@ -51,6 +51,28 @@ def pace_to_speed(pace: str) -> float:
     return 1000.0 / seconds
 
 
+class EarlierThresholds(Section):
+    """Thresholds that held before ``until`` ([[athlete.earlier]]); the ones left out are estimated
+    from that time's runs. Each run is judged by the values in force on its date."""
+
+    until: date
+    max_hr: Annotated[int, Field(ge=100, le=230)] | None = None
+    threshold_hr: Annotated[int, Field(ge=90, le=220)] | None = None
+    resting_hr: Annotated[int, Field(ge=25, le=110)] | None = None
+    threshold_pace: str | None = None  # min:s per km
+
+    @field_validator("threshold_pace")
+    @classmethod
+    def _pace(cls, value: str | None) -> str | None:
+        if value is not None:
+            pace_to_speed(value)
+        return value
+
+    @property
+    def threshold_speed_mps(self) -> float | None:
+        return pace_to_speed(self.threshold_pace) if self.threshold_pace else None
+
+
 class AthleteConfig(Section):
     name: str = "Runner"
     time_zone: str = "UTC"
@@ -63,6 +85,7 @@ class AthleteConfig(Section):
     equipment: tuple[Equipment, ...] = ("bodyweight", "bands")
     strength_days: tuple[Weekday, ...] = WEEKDAYS
     strength_time: time = time(18, 30)
+    earlier: tuple[EarlierThresholds, ...] = ()  # thresholds that held before a date
 
     @field_validator("time_zone")
     @classmethod

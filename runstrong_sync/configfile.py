@@ -35,7 +35,8 @@ TEMPLATE = """\
 [athlete]
 # Your name, shown in the feed and on the status page.
 # name = "Runner"
-# IANA time zone: sessions are placed on your local days and times (default "UTC").
+# IANA time zone: sessions are placed on your local days and times. Without it: the zone Strava
+# gives your activities, else this machine's (`runstrong-sync zones` says which, and why).
 # time_zone = "Europe/Berlin"  # example
 # Heart-rate thresholds in bpm, if you know them. Unknown ones are taken from Strava's zones
 # or estimated from your runs (see `runstrong-sync zones`).
@@ -56,6 +57,9 @@ TEMPLATE = """\
 # strength_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 # Preferred start time for strength sessions (local, HH:MM:SS).
 # strength_time = 18:30:00
+# Thresholds that held before a date: runs before `until` are judged by these (the ones left
+# out are estimated from that time's runs), later runs by the values above. One entry per change.
+# earlier = [{ until = 2025-03-01, threshold_hr = 162, threshold_pace = "4:40" }]  # example
 
 [sources.fit]
 # Import FIT, GPX and TCX files (plain or .gz) and Garmin/Strava export zips from a folder on

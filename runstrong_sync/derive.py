@@ -6,6 +6,8 @@ Pure computation, no I/O.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import statistics
 from collections.abc import Sequence
 
@@ -20,6 +22,11 @@ MIN_HR, MAX_HR = 30, 230  # outside: a sensor artefact (0 and 255 are common fil
 HR_SPIKE_BPM = 30  # a jump this large against the local median is a spike
 BOUT_FACTOR = 1.12  # a work bout is this much faster than the run's own median speed
 MIN_BOUT_S = 30
+MIN_ALT_M, MAX_ALT_M = -500.0, 9000.0  # outside: a fill value, not an altitude
+ALT_SMOOTH_BINS = 3  # altitude smoothed over 30 s before gradients are taken
+GRADE_SPAN_BINS = 3  # gradient over 60-70 s of running
+MIN_GRADE_DISTANCE_M = 20.0  # less distance than this: standing, no gradient
+MAX_GRADE = 0.45  # Minetti's equation holds within +-45 %
 
 
 def derive_metrics(
@@ -27,59 +34,33 @@ def derive_metrics(
     heart_rate: Sequence[float | None],
     speed: Sequence[float | None],
     distance: Sequence[float | None] = (),
+    altitude: Sequence[float | None] = (),
 ) -> DerivedMetrics:
-    """``timestamps`` in seconds (any epoch); the other series are aligned with it."""
-    rows = _clean_rows(timestamps, heart_rate, speed, distance)
+    """``timestamps`` in seconds (any epoch); the other series are aligned with it.
+
+    With ``altitude`` (metres) the speed figures are grade-adjusted (training rules 4b).
+    """
+    rows = _clean_rows(timestamps, heart_rate, speed, distance, altitude)
     if len(rows) < 2:
         return DerivedMetrics()
-    gps_jumps = rows.gps_jumps
-    clock_jumps = rows.clock_jumps
-
-    sample_s = moving_s = hr_valid_s = speed_valid_s = pauses_s = 0.0
-    hr_seconds: dict[int, float] = {}
-    speed_seconds: dict[int, float] = {}
-    bins_hr: dict[int, list[float]] = {}
-    bins_speed: dict[int, list[float]] = {}
-    t0 = rows.t[0]
-    for i in range(len(rows.t) - 1):
-        dt = rows.t[i + 1] - rows.t[i]
-        if dt <= 0:
-            continue
-        if dt > MAX_GAP_S:
-            pauses_s += dt
-            dt = 1.0  # the sample itself still stands for a second
-        sample_s += dt
-        spd = rows.speed[i]
-        moving = spd is None or spd >= MOVING_MPS
-        if not moving:
-            continue
-        moving_s += dt
-        b = int((rows.t[i] - t0) // BIN_S)
-        hr = rows.hr[i]
-        if hr is not None:
-            hr_valid_s += dt
-            level = round(hr)
-            hr_seconds[level] = hr_seconds.get(level, 0.0) + dt
-            bins_hr.setdefault(b, []).append(hr)
-        if spd is not None:
-            speed_valid_s += dt
-            level = round(spd * 10)
-            speed_seconds[level] = speed_seconds.get(level, 0.0) + dt
-            bins_speed.setdefault(b, []).append(spd)
-
-    n_bins = int((rows.t[-1] - t0) // BIN_S) + 1
-    hr_bins = _bin_means(bins_hr, n_bins)
-    speed_bins = _bin_means(bins_speed, n_bins)
+    acc = _accumulate(rows)
+    n_bins = int((rows.t[-1] - rows.t[0]) // BIN_S) + 1
+    hr_bins = _bin_means(acc.bins_hr, n_bins)
+    factors, ascent, descent = _grade_factors(acc.bins_alt, acc.bins_dist, n_bins)
+    speed_seconds = _speed_histogram(acc.samples, factors)
+    speed_bins = _bin_means(acc.bins_speed, n_bins)
+    if factors is not None:
+        speed_bins = [v * factors[b] if v is not None else None for b, v in enumerate(speed_bins)]
     return DerivedMetrics(
-        sample_s=sample_s,
-        moving_s=moving_s,
-        hr_valid_s=hr_valid_s,
+        sample_s=acc.sample_s,
+        moving_s=acc.moving_s,
+        hr_valid_s=acc.hr_valid_s,
         hr_artifacts=rows.hr_artifacts,
-        speed_valid_s=speed_valid_s,
-        gps_jumps=gps_jumps,
-        clock_jumps=clock_jumps,
-        pauses_s=pauses_s,
-        hr_seconds=hr_seconds,
+        speed_valid_s=acc.speed_valid_s,
+        gps_jumps=rows.gps_jumps,
+        clock_jumps=rows.clock_jumps,
+        pauses_s=acc.pauses_s,
+        hr_seconds=acc.hr_seconds,
         hr_run_at_or_above=_longest_runs(hr_bins, scale=1.0),
         speed_seconds=speed_seconds,
         speed_run_at_or_above=_longest_runs(speed_bins, scale=10.0),
@@ -87,16 +68,149 @@ def derive_metrics(
         best_20min_speed_mps=_best_window_mean(speed_bins, 20 * 60 // BIN_S),
         max_credible_hr=max((v for v in hr_bins if v is not None), default=None),
         bouts=_work_bouts(speed_bins, hr_bins),
+        grade_adjusted=factors is not None,
+        ascent_m=round(ascent, 1),
+        descent_m=round(descent, 1),
     )
 
 
+class _Totals:
+    """Sums over the samples, one pass: time, HR histogram, 10-s bins of HR, speed and altitude."""
+
+    __slots__ = (
+        "bins_alt",
+        "bins_dist",
+        "bins_hr",
+        "bins_speed",
+        "hr_seconds",
+        "hr_valid_s",
+        "moving_s",
+        "pauses_s",
+        "sample_s",
+        "samples",
+        "speed_valid_s",
+    )
+
+    def __init__(self) -> None:
+        self.sample_s = self.moving_s = self.hr_valid_s = self.speed_valid_s = self.pauses_s = 0.0
+        self.hr_seconds: dict[int, float] = {}
+        self.bins_hr: dict[int, list[float]] = {}
+        self.bins_speed: dict[int, list[float]] = {}
+        self.bins_alt: dict[int, list[float]] = {}
+        self.bins_dist: dict[int, float] = {}
+        self.samples: list[tuple[int, float, float]] = []  # (bin, speed, seconds) of moving samples
+
+
+def _accumulate(rows: _Rows) -> _Totals:
+    acc = _Totals()
+    t0 = rows.t[0]
+    for i in range(len(rows.t) - 1):
+        dt = rows.t[i + 1] - rows.t[i]
+        if dt <= 0:
+            continue
+        if dt > MAX_GAP_S:
+            acc.pauses_s += dt
+            dt = 1.0  # the sample itself still stands for a second
+        acc.sample_s += dt
+        spd = rows.speed[i]
+        b = int((rows.t[i] - t0) // BIN_S)
+        alt = rows.alt[i]
+        if alt is not None:
+            acc.bins_alt.setdefault(b, []).append(alt)
+        if spd is not None and spd < MOVING_MPS:
+            continue
+        acc.moving_s += dt
+        hr = rows.hr[i]
+        if hr is not None:
+            acc.hr_valid_s += dt
+            level = round(hr)
+            acc.hr_seconds[level] = acc.hr_seconds.get(level, 0.0) + dt
+            acc.bins_hr.setdefault(b, []).append(hr)
+        if spd is not None:
+            acc.speed_valid_s += dt
+            acc.samples.append((b, spd, dt))
+            acc.bins_speed.setdefault(b, []).append(spd)
+            acc.bins_dist[b] = acc.bins_dist.get(b, 0.0) + spd * dt
+    return acc
+
+
+def _speed_histogram(
+    samples: list[tuple[int, float, float]], factors: list[float] | None
+) -> dict[int, float]:
+    seconds: dict[int, float] = {}
+    for b, spd, dt in samples:
+        level = round(spd * (factors[b] if factors is not None else 1.0) * 10)
+        seconds[level] = seconds.get(level, 0.0) + dt
+    return seconds
+
+
+def minetti_cost(grade: float) -> float:
+    """Energy cost of running (J/kg/m) on a gradient (a fraction), Minetti et al. 2002."""
+    i = max(-MAX_GRADE, min(MAX_GRADE, grade))
+    return 155.4 * i**5 - 30.4 * i**4 - 43.3 * i**3 + 46.3 * i**2 + 19.5 * i + 3.6
+
+
+def _grade_factors(
+    bins_alt: dict[int, list[float]], bins_dist: dict[int, float], n_bins: int
+) -> tuple[list[float] | None, float, float]:
+    """Per 10-s bin, the factor that turns speed into grade-adjusted speed; ascent and descent.
+
+    Altitude is smoothed over ``ALT_SMOOTH_BINS`` bins (barometric and GPS noise), the gradient is
+    taken over ``GRADE_SPAN_BINS`` bins either side of a bin, against the distance run meanwhile.
+    """
+    if len(bins_alt) < 2 * GRADE_SPAN_BINS + 1:
+        return None, 0.0, 0.0
+    raw: list[float | None] = [
+        statistics.fmean(bins_alt[b]) if b in bins_alt else None for b in range(n_bins)
+    ]
+    alt = _fill_gaps(raw)
+    smooth = _centred_mean(alt, ALT_SMOOTH_BINS // 2)
+    ascent = sum(max(0.0, b - a) for a, b in itertools.pairwise(smooth))
+    descent = sum(max(0.0, a - b) for a, b in itertools.pairwise(smooth))
+    cumulative = [0.0]
+    for b in range(n_bins):
+        cumulative.append(cumulative[-1] + bins_dist.get(b, 0.0))
+    flat = minetti_cost(0.0)
+    factors: list[float] = []
+    for b in range(n_bins):
+        lo, hi = max(0, b - GRADE_SPAN_BINS), min(n_bins - 1, b + GRADE_SPAN_BINS)
+        run = cumulative[hi + 1] - cumulative[lo]
+        grade = (smooth[hi] - smooth[lo]) / run if run >= MIN_GRADE_DISTANCE_M else 0.0
+        factors.append(minetti_cost(grade) / flat)
+    return factors, ascent, descent
+
+
+def _fill_gaps(values: list[float | None]) -> list[float]:
+    """Missing bins take the last known value (the first known one at the start)."""
+    first = next(v for v in values if v is not None)
+    out: list[float] = []
+    last = first
+    for v in values:
+        last = v if v is not None else last
+        out.append(last)
+    return out
+
+
+def _centred_mean(values: list[float], half: int) -> list[float]:
+    """Moving average over ``2 * half + 1`` values with a running sum (shorter at the ends)."""
+    n = len(values)
+    prefix = [0.0]
+    for v in values:
+        prefix.append(prefix[-1] + v)
+    return [
+        (prefix[min(n, i + half + 1)] - prefix[max(0, i - half)]) / (min(n, i + half + 1) - max(0, i - half))
+        for i in range(n)
+    ]
+
+
 class _Rows:
-    __slots__ = ("clock_jumps", "gps_jumps", "hr", "hr_artifacts", "speed", "t")
+    __slots__ = ("alt", "clock_jumps", "gps_jumps", "hr", "hr_artifacts", "speed", "t")
 
     def __init__(self) -> None:
         self.t: list[float] = []
         self.hr: list[float | None] = []
         self.speed: list[float | None] = []
+        self.alt: list[float | None] = []
         self.hr_artifacts = 0
         self.gps_jumps = 0
         self.clock_jumps = 0
@@ -110,6 +224,7 @@ def _clean_rows(
     heart_rate: Sequence[float | None],
     speed: Sequence[float | None],
     distance: Sequence[float | None],
+    altitude: Sequence[float | None] = (),
 ) -> _Rows:
     rows = _Rows()
     last_t: float | None = None
@@ -136,9 +251,13 @@ def _clean_rows(
         if spd is not None and (spd < 0 or spd > MAX_CREDIBLE_MPS):
             rows.gps_jumps += 1
             spd = None
+        alt = altitude[i] if i < len(altitude) else None
+        if alt is not None and not (MIN_ALT_M <= alt <= MAX_ALT_M):
+            alt = None
         rows.t.append(t)
         rows.hr.append(hr)
         rows.speed.append(spd)
+        rows.alt.append(alt)
         last_t = t
         if dist is not None:
             last_dist = dist
@@ -147,19 +266,35 @@ def _clean_rows(
 
 
 def _drop_hr_spikes(rows: _Rows) -> None:
-    """A reading far from the median of its neighbours is an optical-sensor spike."""
+    """A reading far from the median of its neighbours (5 either side) is an optical-sensor spike.
+
+    One pass with a sorted window that slides along: a dropped reading leaves the window at once,
+    as it no longer counts for the readings after it.
+    """
     hr = rows.hr
-    for i, value in enumerate(hr):
-        if value is None:
+    n = len(hr)
+    window: list[float] = sorted(v for v in hr[: min(n, 6)] if v is not None)
+    for i in range(n):
+        if i > 0:
+            old = hr[i - 6] if i >= 6 else None
+            if old is not None:
+                del window[bisect.bisect_left(window, old)]
+            new = hr[i + 5] if i + 5 < n else None
+            if new is not None:
+                bisect.insort(window, new)
+        value = hr[i]
+        if value is None or len(window) < 5:
             continue
-        window = [v for v in hr[max(0, i - 5) : i + 6] if v is not None]
-        if len(window) >= 5 and abs(value - statistics.median(window)) > HR_SPIKE_BPM:
+        k = len(window)
+        median = window[k // 2] if k % 2 else (window[k // 2 - 1] + window[k // 2]) / 2
+        if abs(value - median) > HR_SPIKE_BPM:
             hr[i] = None
+            del window[bisect.bisect_left(window, value)]
             rows.hr_artifacts += 1
 
 
 def _bin_means(bins: dict[int, list[float]], n_bins: int) -> list[float | None]:
-    return [statistics.fmean(bins[b]) if b in bins else None for b in range(n_bins)]
+    return [sum(bins[b]) / len(bins[b]) if b in bins else None for b in range(n_bins)]
 
 
 def _longest_runs(values: list[float | None], scale: float) -> dict[int, float]:

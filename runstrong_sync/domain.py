@@ -60,7 +60,8 @@ class DerivedMetrics:
 
     Histograms are sparse: key = level, value = seconds spent at that level.
     ``*_run_at_or_above`` maps a level to the longest continuous stretch (seconds) at or above it.
-    HR levels are whole bpm; speed levels are tenths of m/s (key 35 = 3.5 m/s).
+    HR levels are whole bpm; speed levels are tenths of m/s (key 35 = 3.5 m/s). With altitude the
+    speeds are grade-adjusted (``grade_adjusted``): the flat speed of the same energy cost.
     """
 
     sample_s: float = 0.0
@@ -79,6 +80,9 @@ class DerivedMetrics:
     best_20min_speed_mps: float | None = None
     max_credible_hr: float | None = None
     bouts: tuple[WorkBout, ...] = ()
+    grade_adjusted: bool = False  # the speed figures are grade-adjusted (altitude was recorded)
+    ascent_m: float = 0.0
+    descent_m: float = 0.0
 
     @property
     def hr_coverage(self) -> float:
@@ -187,6 +191,7 @@ class ZoneValue:
     value: float
     source: ZoneSource
     method: str  # how it was obtained, for `runstrong-sync zones`
+    thin: bool = False  # an estimate from too little (one effort, a short history): labels stay unsure
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ from runstrong_sync.sources import (
 from runstrong_sync.storage import deletions, feedstate, locks, planstate, repo, runs, tombstones
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import Athlete
-from runstrong_sync.zones import resolve_zones, zones_from_strava
+from runstrong_sync.zones import ConfiguredPeriod, ZoneTimeline, resolve_zones, zones_from_strava
 
 log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = athletes.DEFAULT_ATHLETE
@@ -264,6 +264,25 @@ def _zones_for(config: Config, strava: dict[str, Any] | None, history: Sequence[
     )
 
 
+def zone_timeline(config: Config, strava: dict[str, Any] | None, history: Sequence[Activity]) -> ZoneTimeline:
+    """The thresholds in force on each date: configured values, Strava's, estimates per month."""
+    a = config.athlete
+    periods: list[ConfiguredPeriod] = []
+    since = None
+    for e in sorted(a.earlier, key=lambda e: e.until):  # each held up to its `until`
+        periods.append(ConfiguredPeriod(since, e.max_hr, e.threshold_hr, e.resting_hr, e.threshold_speed_mps))
+        since = e.until
+    periods.append(ConfiguredPeriod(since, a.max_hr, a.threshold_hr, a.resting_hr, a.threshold_speed_mps))
+    return ZoneTimeline(periods, zones_from_strava(strava), history)
+
+
+def zones_history(db: Database, athlete: int, config: Config) -> list[tuple[date, Zones]]:
+    with db.transaction() as session:
+        history = [repo.row_to_activity(row) for row in repo.activity_rows(session, athlete)]
+        strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
+    return zone_timeline(config, strava, history).history()
+
+
 def current_zones(db: Database, athlete: int, config: Config) -> Zones:
     """Configuration first, then Strava's athlete zones, then estimates from stored runs."""
     with db.transaction() as session:
@@ -295,8 +314,12 @@ def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everyt
     with db.transaction() as session:
         rows = repo.activity_rows(session, athlete)
         activities = [repo.row_to_activity(row) for row in rows]
-        zones = _zones_for(config, repo.get_state(session, athlete, STRAVA_ZONES_KEY), activities)
+        strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
+        zones = _zones_for(config, strava, activities)
+        timeline = zone_timeline(config, strava, activities)  # each run judged by its date's thresholds
         basis = _label_basis(zones)
+        if config.athlete.earlier:  # dated thresholds: a change there relabels the runs it covers
+            basis["earlier"] = [e.model_dump(mode="json") for e in config.athlete.earlier]
         if repo.get_state(session, athlete, LABEL_BASIS_KEY) != basis:
             everything = True  # new thresholds or a new classifier: every label may change
             repo.set_state(session, athlete, LABEL_BASIS_KEY, basis, now)
@@ -310,7 +333,7 @@ def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everyt
             if not everything and row.label is not None and row.start_utc < recent:
                 continue
             override = Label(row.label_override) if row.label_override else None
-            result = classifier.classify(activity, zones, history, override)
+            result = classifier.classify(activity, timeline.at(activity.start_utc), history, override)
             changed += int(repo.save_classification(row, result))
     return changed
 
@@ -725,6 +748,7 @@ def sync_athlete(
     are recorded in sync_runs; a source that fails (Strava offline, needs re-authorization, rate
     limit) is reported and the others, the plan and the feed still go ahead."""
     report = SyncReport(athlete=athlete)
+    file_config = config
     athlete_row, config = athletes.config_for(db, config, athlete, now)
     with db.transaction() as session:
         runs.close_abandoned(session, athlete_row, now)
@@ -759,6 +783,7 @@ def sync_athlete(
             )
         with db.transaction() as session:
             tombstones.purge(session, athlete_row, now)
+        athletes.warn_zone_mismatch_once(db, athlete_row, file_config, now)  # with what just arrived
         report.relabelled = relabel(db, athlete_row, config, now)
         _, report.plan_changes = replan(db, athlete_row, config, now, http_session)
         publish_plan(db, athlete_row, config, context, names, report)

@@ -47,7 +47,7 @@ def bad_inbox(folder: Path, outside: Path) -> dict[str, str]:
         shutil.copy(FIT / name, folder / Path(name).name)
     good = (FIT / "running/run_with_coordinates.fit").read_bytes()
     (folder / "empty.fit").write_bytes(b"")
-    (folder / "cut.fit").write_bytes(good[:30_000])
+    (folder / "cut.fit").write_bytes(good[:2_000])  # too little left to read
     shutil.copy(FIT / "corrupt/activity-filecrc.fit", folder / "crc.fit")
     (folder / "letter.fit").write_text("Dear runner, this is a letter.\n", encoding="utf-8")
     shutil.copy(FIT / "other_sports/Settings.fit", folder / "Settings.fit")

@@ -15,6 +15,7 @@ from conftest import FIXTURES, ROOT
 from runstrong_sync.classify import classify
 from runstrong_sync.domain import Activity, Label
 from runstrong_sync.storage.codec import derived_from_json, derived_to_json, laps_from_json, laps_to_json
+from runstrong_sync.zones import resolve_zones
 
 
 def _load_eval() -> ModuleType:
@@ -72,3 +73,50 @@ def test_stored_numbers_give_the_same_labels_as_the_files(labelled: tuple[list[A
             laps=laps_from_json(json.loads(json.dumps(laps_to_json(activity.laps)))),
         )
         assert classify(stored, case.zones) == classify(activity, case.zones), case.path.name
+
+
+def test_every_runner_meets_the_goal_and_hills_or_easy_only_never_look_hard(
+    labelled: tuple[list[Any], list[Activity]],
+) -> None:
+    cases, runs = labelled
+    outcomes = evaluation.evaluate(cases, runs)
+    runners = evaluation.per_runner(outcomes)
+    assert {"trail", "starter", "improver", "selfcoached"} <= set(runners)
+    text = evaluation.report(outcomes)
+    assert "accuracy per runner:" in text and "trail: 18/18" in text
+    for name, group in runners.items():
+        assert sum(o.correct for o in group) / len(group) >= 0.97, (name, text)
+        assert not [o for o in group if o.dangerous], (name, text)
+    for name in ("trail", "starter"):
+        assert not evaluation.easy_called_hard(runners[name]), text
+
+
+def test_the_trail_runners_easy_mountain_runs_are_easy_by_grade_adjusted_pace(
+    labelled: tuple[list[Any], list[Activity]],
+) -> None:
+    cases, runs = labelled
+    mountains = [(c, r) for c, r in zip(cases, runs, strict=True) if c.kind == "mountain-easy"]
+    assert len(mountains) >= 4
+    for _case, run in mountains:
+        assert run.derived is not None and run.derived.grade_adjusted and run.derived.descent_m > 100
+    trail = [(c, r) for c, r in zip(cases, runs, strict=True) if evaluation.athlete_of(c) == "trail"]
+    outcomes = evaluation.evaluate([c for c, _ in trail], [r for _, r in trail])
+    for o in (o for o in outcomes if o.case.kind == "mountain-easy"):
+        assert o.result.label is Label.EASY, o.result
+        assert any("grade-adjusted" in r.text for r in o.result.reasons), o.result
+
+
+def test_one_estimate_for_two_years_gets_the_improving_runner_wrong(
+    labelled: tuple[list[Any], list[Activity]],
+) -> None:
+    """Judged by today's estimate, the early workouts of a runner who got much faster look easy;
+    judged by the thresholds of their own months, they are hard."""
+    cases, runs = labelled
+    mine = [(c, r) for c, r in zip(cases, runs, strict=True) if evaluation.athlete_of(c) == "improver"]
+    today = resolve_zones(history=[r for _, r in mine])
+    assert today.threshold_speed_mps is not None
+    early = [(c, r) for c, r in mine if c.expected is Label.HARD and r.start_utc.year == 2024]
+    wrong = [c for c, r in early if classify(r, today).label is not Label.HARD]
+    assert len(wrong) >= len(early) // 2
+    by_date = evaluation.evaluate([c for c, _ in mine], [r for _, r in mine])
+    assert all(o.correct for o in by_date)

@@ -24,7 +24,7 @@ import pytest
 
 from connectors.fitdata import FitContent
 from connectors.fitfast import FitFastUnsupportedError, crc16, read_fit, read_fit_fast
-from connectors.fitreader import FitReadError, read_fit_fitparse
+from connectors.fitreader import FitCutOffError, FitReadError, read_fit_fitparse, read_fit_salvage
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT = ROOT / "fixtures" / "fit"
@@ -55,9 +55,18 @@ def snapshot(content: FitContent) -> Any:
     return typed(values)
 
 
+# fitparse refuses a field whose size is no multiple of its type; fitdecode and the FIT SDK read
+# it as bytes, and so does the fast decoder (test_fit_crosscheck compares those with fitdecode).
+MISALIGNED = "Invalid field size"
+
+
 def reference(data: bytes) -> FitContent | FitReadError:
+    """fitparse's reading; a cut-off file is read up to its cut (or refused when too little is left)."""
     try:
         return read_fit_fitparse(data)
+    except FitCutOffError as exc:
+        salvaged = read_fit_salvage(data, str(exc))
+        return exc if salvaged is None else salvaged
     except FitReadError as exc:
         return exc
 
@@ -71,6 +80,8 @@ def assert_agrees(data: bytes, *, fast_expected: bool | None = True) -> FitConte
         fast = None
     if fast_expected is not None:
         assert (fast is not None) == fast_expected
+    if isinstance(expected, FitReadError) and MISALIGNED in str(expected):
+        return None
     if isinstance(expected, FitReadError):
         assert fast is None, "the fast path accepted a file fitparse rejects"
         with pytest.raises(FitReadError) as caught:
@@ -98,6 +109,15 @@ def test_fixtures_are_present() -> None:
 def test_fixture_matches_fitparse(path: Path) -> None:
     data = path.read_bytes()
     expected = reference(data)
+    if isinstance(expected, FitReadError) and MISALIGNED in str(expected):
+        assert read_fit(data).decoder == "fast"
+        return
+    if isinstance(expected, FitContent) and expected.incomplete:
+        with pytest.raises(FitFastUnsupportedError):
+            read_fit_fast(data)
+        salvaged = read_fit(data)
+        assert salvaged.incomplete and snapshot(salvaged) == snapshot(expected)
+        return
     if isinstance(expected, FitReadError):
         with pytest.raises(FitFastUnsupportedError):
             read_fit_fast(data)
@@ -481,6 +501,8 @@ def test_mutated_files_never_crash_hang_or_disagree() -> None:
         outcomes[content.decoder] += 1
         if content.decoder == "fast":  # whatever the fast path accepts, fitparse reads the same
             expected = reference(data)
+            if isinstance(expected, FitReadError) and MISALIGNED in str(expected):
+                continue
             assert not isinstance(expected, FitReadError), f"case {case}: fitparse rejects what fast accepted"
             assert snapshot(content) == snapshot(expected), f"case {case}: values differ"
     # The mutator must reach the value code, not only the refusals.

@@ -172,7 +172,8 @@ def test_an_export_index_names_the_activity_and_says_what_a_typeless_file_was() 
 
     data = (FIT / "gpx_tcx/garmin_example.gpx").read_bytes().replace(b"<type>running</type>", b"")
     plain = read_activity_file(data, "a.gpx", "a.gpx", ZONE).activities[0]
-    assert plain.sport == "generic"
+    assert plain.sport == "run"  # judged from its speed, and said so
+    assert str(plain.raw["sport_guess"]).startswith("run (no sport given: judged from its speed")
     hints = ExportHints(name="Dog walk", sport="Walk", export_id="77")
     hinted = read_activity_file(data, "a.gpx", "a.gpx", ZONE, hints).activities[0]
     assert (hinted.sport, hinted.name) == ("walk", "Dog walk")

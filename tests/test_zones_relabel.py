@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
-from conftest import FIT, run_cli
-from runs import run
+from conftest import FIT, ROOT, run_cli
+from runs import START, run
 
-from runstrong_sync.domain import ZoneSource, ZoneValue
+from runstrong_sync.domain import Activity, ZoneSource, ZoneValue
 from runstrong_sync.zones import estimate_zones, resolve_zones, zones_from_strava
 
 STRAVA = {
@@ -36,11 +37,22 @@ def test_strava_zones_give_threshold_hr() -> None:
         assert zones_from_strava(bad).threshold_hr is None  # type: ignore[arg-type]
 
 
+def _history() -> list[Activity]:
+    """Five easy runs and two hard ones: the hard ones are clearly above the runner's usual."""
+    easy = [run([(40 * 60, 2.9, 140.0 + i)], start=START + timedelta(days=2 * i)) for i in range(5)]
+    hard = [
+        run([(25 * 60, 3.8, 176.0)], start=START + timedelta(days=11)),
+        run([(30 * 60, 3.9, 182.0)], start=START + timedelta(days=13)),
+    ]
+    return [*easy, *hard]
+
+
 def test_config_beats_strava_beats_history() -> None:
-    history = [run([(25 * 60, 3.8, 176.0)]), run([(40 * 60, 2.9, 150.0)]), run([(30 * 60, 3.0, 182.0)])]
+    history = _history()
     estimated = estimate_zones(history)
     assert estimated.threshold_hr is not None and estimated.threshold_hr.source is ZoneSource.ESTIMATED
     assert estimated.threshold_hr.value == round(0.95 * 182)
+    assert not estimated.threshold_hr.thin  # two hard efforts
     strava = zones_from_strava(STRAVA)
     both = resolve_zones(strava=strava, history=history)
     assert both.threshold_hr is not None and both.threshold_hr.source is ZoneSource.STRAVA
@@ -141,3 +153,68 @@ def test_sync_relabels_old_runs_when_the_zones_change(env: Path, tmp_path: Path)
     _write_config(env, 140)
     assert run_cli("sync").exit_code == 0
     assert _activities()["synthetic_easy.fit"]["label"] == "hard"
+
+
+def test_an_easy_only_history_gives_no_estimate_and_one_effort_a_thin_one() -> None:
+    easy = [run([(40 * 60, 2.9, 140.0 + i)], start=START + timedelta(days=2 * i)) for i in range(6)]
+    nothing = estimate_zones(easy)
+    assert nothing.threshold_hr is None and nothing.max_hr is None and nothing.threshold_speed_mps is None
+    one_tempo = [*easy, run([(25 * 60, 3.9, 168.0)], start=START + timedelta(days=13))]
+    thin = estimate_zones(one_tempo)
+    assert thin.threshold_hr is not None and thin.threshold_hr.thin
+    assert thin.threshold_hr.value == round(0.95 * 168) and "1 hard run" in thin.threshold_hr.method
+
+
+def test_a_label_resting_on_a_thin_estimate_stays_below_the_line() -> None:
+    from runstrong_sync.classify import classify
+    from runstrong_sync.domain import Zones
+
+    thin = Zones(
+        threshold_hr=ZoneValue(146, ZoneSource.ESTIMATED, "0.95 x best 20-min HR of 1 hard run", True)
+    )
+    long_slow = run([(60 * 60, 2.0, 150.0)])  # 60 min at 103% of a too-low estimate
+    result = classify(long_slow, thin)
+    assert result.label.value == "hard" and result.confidence < 0.5 and result.uncertain
+    assert any(r.code == "thin_estimate" and "thin estimate" in r.text for r in result.reasons)
+    solid = Zones(threshold_hr=ZoneValue(146, ZoneSource.ESTIMATED, "0.95 x best 20-min HR of 2 races"))
+    assert classify(long_slow, solid).confidence >= 0.5
+
+
+def test_zones_shows_the_thresholds_over_time(env: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    runners = ROOT / "fixtures" / "labelled_runners"
+    for path in sorted(runners.glob("improver-*.fit")):
+        shutil.copy(path, folder / path.name)
+    assert run_cli("import", str(folder)).exit_code == 0
+    shown = run_cli("zones").output
+    assert "Thresholds over time" in shown
+    rows = [
+        line for line in shown.splitlines() if line.startswith(("│ 2024-", "│ 2025-", "| 2024-", "| 2025-"))
+    ]
+    assert len(rows) >= 4, shown
+    assert "best 20-min speed of" in shown
+
+
+def test_configured_thresholds_count_from_the_day_they_were_set(env: Path, tmp_path: Path) -> None:
+    """[[athlete.earlier]]: the threshold HR that held before a date judges the runs before it."""
+    _import(tmp_path)  # synthetic_easy.fit is a run of 2024
+    config = env.parent / "config.toml"
+    config.write_text(
+        '[athlete]\ntime_zone = "Europe/Berlin"\nthreshold_hr = 170\nmax_hr = 190\n'
+        "[[athlete.earlier]]\nuntil = 2025-01-01\nthreshold_hr = 140\n",
+        encoding="utf-8",
+    )
+    assert run_cli("reclassify").exit_code == 0
+    item = _activities()["synthetic_easy.fit"]
+    assert item["label"] == "hard"  # judged with the 140 of its time, not today's 170
+    assert "threshold HR (133 bpm)" in " ".join(item["reasons"])  # type: ignore[arg-type]  # 95% of 140
+    config.write_text(
+        '[athlete]\ntime_zone = "Europe/Berlin"\nthreshold_hr = 170\nmax_hr = 190\n'
+        "[[athlete.earlier]]\nuntil = 2020-01-01\nthreshold_hr = 140\n",
+        encoding="utf-8",
+    )
+    assert run_cli("sync").exit_code == 0  # the dates changed: every run is relabelled
+    assert _activities()["synthetic_easy.fit"]["label"] == "easy"
+    shown = run_cli("zones").output
+    assert "Thresholds over time" in shown and "140 (config)" in shown and "170 (config)" in shown

@@ -43,8 +43,12 @@ class App:
     def config(self) -> Config:
         """The configuration of the athlete in use (``--athlete``), else the file's."""
         if self._config is None:
-            if self.athlete_key is None:
+            if self.athlete_key is None and athletes.zone_configured(self.file_config, {}):
                 self._config = self.file_config
+            elif self.athlete_key is None:  # the time zone is found from the data, once
+                now = pipeline.now_for(self.today, self.file_config)
+                key = pipeline.DEFAULT_ATHLETE
+                _, self._config = athletes.config_for(self.db, self.file_config, key, now)
             else:
                 now = pipeline.now_for(self.today, self.file_config)
                 _, self._config = athletes.config_for(self.db, self.file_config, self.athlete_key, now)

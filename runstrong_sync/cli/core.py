@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from runstrong_sync import pipeline, render
+from runstrong_sync import athletes, pipeline, render
 from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.config import Config
@@ -32,7 +32,7 @@ from runstrong_sync.errors import ConfigError, ExitStatus, RunstrongError
 from runstrong_sync.sources import Progress as ProgressCallback
 from runstrong_sync.sources import enabled_sources
 from runstrong_sync.storage import repo
-from runstrong_sync.storage.models import ActivityRow
+from runstrong_sync.storage.models import ActivityRow, Athlete
 
 DEMO_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 DEMO_ATHLETE = {
@@ -487,8 +487,9 @@ def zones(app: App, as_json: bool) -> int:
                 "method": value.method if value else None,
             }
         )
+    zone = _time_zone_row(app)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps([*rows, zone], indent=2))
         return 0
     table = Table(title="Zones in use", title_justify="left")
     for column in ("Threshold", "Value", "Source", "How"):
@@ -506,7 +507,45 @@ def zones(app: App, as_json: bool) -> int:
         )
         table.add_row(row["name"], shown, row["source"] or "-", row["method"] or "not known")
     app.console.print(table)
+    click.echo(f"time zone: {zone['value']} (from {zone['source']})")
+    _print_zones_history(app)
     return 0
+
+
+def _time_zone_row(app: App) -> dict[str, Any]:
+    """The time zone in use and where it came from, as one more row of `zones`."""
+    athlete_id, config = app.athlete(), app.config
+    with app.db.transaction() as session:
+        row = session.get(Athlete, athlete_id)
+        settings = row.settings_json or {} if row is not None else {}
+        configured = athletes.zone_configured(app.file_config, settings)
+        choice = athletes.time_zone_choice(session, athlete_id, config, configured)
+    return {"name": "time_zone", "value": choice.name, "source": choice.source, "method": choice.mismatch}
+
+
+def _print_zones_history(app: App) -> None:
+    """Each run is judged by the thresholds in force at its date: show how they changed."""
+    periods = pipeline.zones_history(app.db, app.athlete(), app.config)
+    if len(periods) < 2:
+        return
+    table = Table(title="Thresholds over time (each run is judged by its own date's)", title_justify="left")
+    for column in ("From", "Threshold HR", "Max HR", "Threshold pace", "How"):
+        table.add_column(column)
+    for since, zones in periods:
+        lthr, hrmax, speed = zones.threshold_hr, zones.max_hr, zones.threshold_speed_mps
+        how = "; ".join(
+            f"{v.method}{' (thin)' if v.thin else ''}"
+            for v in (lthr, hrmax, speed)
+            if v is not None and v.source.value == "estimated"
+        )
+        table.add_row(
+            since.isoformat(),
+            f"{lthr.value:.0f} ({lthr.source.value})" if lthr else "-",
+            f"{hrmax.value:.0f} ({hrmax.source.value})" if hrmax else "-",
+            f"{render_pace(speed.value)} ({speed.source.value})" if speed else "-",
+            how or "-",
+        )
+    app.console.print(table)
 
 
 def render_pace(speed_mps: float) -> str:

@@ -48,6 +48,13 @@ def _files_in(folder: Path | None) -> int | None:
     return sum(1 for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(WAITING_SUFFIXES))
 
 
+def _zone_line(zone: dict[str, Any]) -> str:
+    line = f"time zone: {zone['zone']} (from {zone['source']})"
+    if zone["mismatch"]:
+        line += f"; but {zone['mismatch']}"
+    return line
+
+
 def athlete_status(app: App, athlete: Athlete, now: datetime) -> dict[str, Any]:
     config = athletes.effective_config(
         app.file_config, athlete.key, athlete.name, athlete.settings_json or {}
@@ -60,6 +67,8 @@ def athlete_status(app: App, athlete: Athlete, now: datetime) -> dict[str, Any]:
         token = repo.get_state(session, athlete.id, STRAVA_AUTH_STATE)
         rate = repo.get_state(session, athlete.id, STRAVA_RATE_STATE)
         activities = len(repo.activity_rows(session, athlete.id))
+        configured = athletes.zone_configured(app.file_config, athlete.settings_json or {})
+        zone = athletes.time_zone_choice(session, athlete.id, config, configured)
     watched = {runs.PIPELINE, *enabled_sources(config)}  # as the feed's notice: not sources turned off
     facts = [f for f in facts if f.source in watched]
     notice = health.sync_notice(facts, now, timedelta(hours=config.feed.stale_after_hours))
@@ -79,6 +88,7 @@ def athlete_status(app: App, athlete: Athlete, now: datetime) -> dict[str, Any]:
         "activities": activities,
         "feed_path": str(config.feed_path),
         "feed_url": feed_url(config, athlete.feed_token),
+        "time_zone": {"zone": zone.name, "source": zone.source, "mismatch": zone.mismatch},
         "sources": [
             {
                 "source": r.source,
@@ -162,6 +172,7 @@ def status(app: App, as_json: bool) -> int:
             f"{item['rejected']['in_folder'] or 0} in the rejected folder"
         )
         click.echo(f"feed: {item['feed_path']}\nsubscribe: {item['feed_url']}")
+        click.echo(_zone_line(item["time_zone"]))
     return 0
 
 
