@@ -16,7 +16,13 @@ from runstrong_sync import classify as classifier
 from runstrong_sync import plan as planner
 from runstrong_sync.config import WEEKDAYS, Config
 from runstrong_sync.domain import Activity, Label, StrengthSession, Zones
-from runstrong_sync.errors import DatabaseError, ExitStatus, RunstrongError
+from runstrong_sync.errors import (
+    DatabaseError,
+    ExitStatus,
+    RunstrongError,
+    StopRequestedError,
+    UpcomingRunsError,
+)
 from runstrong_sync.feed import FeedSettings, build_busy_feed, build_feed, build_runs_feed
 from runstrong_sync.fileio import write_atomic
 from runstrong_sync.sources import (
@@ -52,10 +58,6 @@ STATUS_PRIORITY = (
     ExitStatus.OK,
 )
 ShouldStop = Callable[[], bool]
-
-
-class StopRequestedError(RunstrongError):
-    """A stop was asked for (SIGTERM, SIGINT); what was committed stays, the rest waits for next time."""
 
 
 def worst_status(statuses: Iterable[ExitStatus]) -> ExitStatus:
@@ -313,7 +315,7 @@ def upcoming_events(
     today = now.astimezone(config.athlete.zone).date()
     try:
         events = upcoming.read_upcoming(source, config.athlete.zone, today, http_session=http_session)
-    except upcoming.UpcomingRunsError as exc:
+    except UpcomingRunsError as exc:
         log.warning("%s", exc)
         with db.transaction() as session:
             cached = repo.get_state(session, athlete, UPCOMING_KEY) or {}

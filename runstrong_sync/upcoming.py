@@ -14,15 +14,11 @@ from typing import Any
 import requests
 from icalendar import Calendar
 
-from runstrong_sync.errors import RunstrongError
+from runstrong_sync.errors import UpcomingRunsError
 from runstrong_sync.plan import PlannedEvent
 
 TIMEOUT_S = 20
 MAX_BYTES = 5_000_000
-
-
-class UpcomingRunsError(RunstrongError):
-    """The training plan's calendar cannot be read; the planner falls back to the last good copy."""
 
 
 def fetch(source: str, http_session: Any = None) -> bytes:

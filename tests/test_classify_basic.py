@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import FIT
 
-from connectors.fit import activities_from_fit
+from connectors.fitmap import activities_from_fit
 from connectors.fitreader import read_fit_fitparse
 from runstrong_sync.classify import classify
 from runstrong_sync.domain import Label, Zones, ZoneSource, ZoneValue

@@ -24,7 +24,8 @@ import pytest
 
 from connectors.fitdata import FitContent
 from connectors.fitfast import FitFastUnsupportedError, crc16, read_fit, read_fit_fast
-from connectors.fitreader import FitReadError, read_fit_fitparse
+from connectors.fitreader import read_fit_fitparse
+from runstrong_sync.errors import FitReadError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT = ROOT / "fixtures" / "fit"

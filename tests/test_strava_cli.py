@@ -17,8 +17,8 @@ from fakestrava import ATHLETE_ID, FakeStrava, serve
 from strava_helpers import NOW, cli_env, connect, history, make_config, rows, state
 
 from connectors.strava import INDEX_KEY
+from connectors.strava_cli import ZONES_KEY
 from connectors.strava_http import TOKENS_KEY
-from runstrong_sync.cli.strava import ZONES_KEY
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.storage.db import open_database
 

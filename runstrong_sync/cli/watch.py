@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 
 from runstrong_sync import render
-from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
+from runstrong_sync.cli.group import cli
 from runstrong_sync.pipeline import SyncReport
-from runstrong_sync.watch import inbox_to_watch, watch_inbox
+from runstrong_sync.watch import targets_to_watch, watch_inbox
 
 
 @cli.command()
@@ -22,8 +22,8 @@ def watch(app: App) -> int:
     Ctrl-C stops.
     """
     stop = threading.Event()
-    inbox = inbox_to_watch(app.config)
-    app.errors.print(f"Watching {inbox} (Ctrl-C stops).", highlight=False)
+    folders = ", ".join(str(target.folder) for target in targets_to_watch(app.config))
+    app.errors.print(f"Watching {folders} (Ctrl-C stops).", highlight=False)
 
     def show(report: SyncReport) -> None:
         render.print_rejections(app.errors, report.rejected)
