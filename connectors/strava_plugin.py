@@ -41,4 +41,5 @@ plugin = ConnectorPlugin(
     cli="connectors.strava_cli:strava",
     cli_help="Connect Strava (auth), see the connection (status), or remove it and its data.",
     routes="connectors.strava_webhook:routes",
+    shared=frozenset(StravaSettings.model_fields) - {"enabled"},  # the app is shared, the account is not
 )

@@ -22,6 +22,8 @@ Glossary:
                   e.g. a webhook; an empty list when the connector is off.
     watch targets ``watch``: ``(config) -> list[WatchTarget]``, folders the watcher (and the daemon)
                   watch; files settling there ask for a sync of ``WatchTarget.source``.
+    shared        the keys of ``[sources.<name>]`` that athletes added with ``athletes add``
+                  inherit from the file (an app's client id); the rest is each athlete's own.
     event         what ``fetch`` yields: Imported (an activity, to store), Deleted (an activity the
                   source no longer has) or Rejected (an input that cannot be imported, with the reason).
     commit        the pipeline stores each event in its own transaction, then calls the event's
@@ -139,6 +141,7 @@ class ConnectorPlugin:
     cli_help: str = ""
     routes: str | None = None  # "module:attribute": (config, db) -> list[starlette.routing.BaseRoute]
     watch: str | None = None  # "module:attribute": (config) -> list[WatchTarget]
+    shared: frozenset[str] = frozenset()  # keys other athletes inherit from the file (app credentials)
 
 
 def load_reference(reference: str) -> Any:
