@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 from runstrong_sync.sources import connector_names
+from tests.support import ROOT
 
 CORE_PACKAGE = "runstrong_sync"
 CORE = ["domain", "classify", "plan", "derive", "exercises", "zones", "weekview"]

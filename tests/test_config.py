@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
 from pydantic import BaseModel
 
 from runstrong_sync.config import Config, SourcesConfig, load_config
 from runstrong_sync.errors import ConfigError
 from runstrong_sync.sources import plugins
+from tests.support import ROOT
 
 EXAMPLE = ROOT / "config.example.toml"
 

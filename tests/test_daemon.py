@@ -17,7 +17,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import FIT, free_port, run_main
 from sqlalchemy import select
 
 from runstrong_sync.config import Config
@@ -25,6 +24,7 @@ from runstrong_sync.daemon import Daemon
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.storage.db import Database, open_database
 from runstrong_sync.storage.models import SyncRunRow
+from tests.support import FIT, free_port, run_main
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DISTINCT = (

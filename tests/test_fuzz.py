@@ -8,12 +8,11 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import FIT
-from fuzzing import cases, judge
-
 from runstrong_sync.config import Config
 from runstrong_sync.pipeline import sync
 from runstrong_sync.storage.db import open_database
+from tests.fuzzing import cases, judge
+from tests.support import FIT
 
 CASES = 1000
 PER_CASE_LIMIT_S = 10.0

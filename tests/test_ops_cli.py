@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIT, run_main
 from icalendar import Calendar
 
 from runstrong_sync.errors import ExitStatus
+from tests.support import FIT, run_main
 
 
 @pytest.fixture

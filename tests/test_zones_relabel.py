@@ -6,11 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import FIT, run_cli
-from runs import run
-
 from runstrong_sync.domain import ZoneSource, ZoneValue
 from runstrong_sync.zones import estimate_zones, resolve_zones, zones_from_strava
+from tests.runs import run
+from tests.support import FIT, run_cli
 
 STRAVA = {
     "heart_rate": {
