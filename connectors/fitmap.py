@@ -84,68 +84,78 @@ def activities_from_fit(
     activities: list[Activity] = []
     for index, session in enumerate(sessions):
         sport = normalise_sport(session.get("sport"), session.get("sub_sport"))
-        if sport == "transition":
-            continue
         start = _to_utc(session.get("start_time")) or next((t for t in times if t is not None), None)
-        if start is None:
+        if sport == "transition" or start is None:
             continue
-        elapsed = float(session.get("total_elapsed_time") or 0.0)
-        end = start + timedelta(seconds=elapsed) if elapsed else None
-        chosen = [
-            i for i, t in enumerate(times) if t is not None and t >= start and (end is None or t <= end)
-        ]
-        derived = (
-            derive_metrics(
-                [times[i].timestamp() for i in chosen],  # type: ignore[union-attr]
-                [records.heart_rate[i] for i in chosen],
-                [records.speed[i] for i in chosen],
-                [records.distance[i] for i in chosen],
-            )
-            if chosen
-            else None
-        )
-        if not elapsed and chosen:
-            last = times[chosen[-1]]
-            elapsed = (last - start).total_seconds() if last is not None else 0.0
-        timer = session.get("total_timer_time")
-        moving = derived.moving_s if derived is not None and derived.moving_s > 0 else float(timer or elapsed)
-        speed = session.get("enhanced_avg_speed", session.get("avg_speed"))
-        distance = session.get("total_distance")
-        if distance is None and chosen:
-            distance = max((d for i in chosen if (d := records.distance[i]) is not None), default=None)
-        laps = tuple(_lap(lap, start) for lap in content.laps if _in_session(lap, start, end))
-        activities.append(
-            Activity(
-                source="fit",
-                source_ref=source_ref,
-                external_id=f"{file_key}:{index}",
-                sport=sport,
-                start_utc=start,
-                utc_offset_s=_offset_s(content, start, zone),
-                elapsed_s=elapsed,
-                moving_s=moving,
-                distance_m=float(distance) if distance is not None else None,
-                name=None,
-                avg_hr=number(session.get("avg_heart_rate")),
-                max_hr=number(session.get("max_heart_rate")),
-                avg_speed_mps=number(speed),
-                training_effect=number(session.get("total_training_effect")),
-                anaerobic_training_effect=number(session.get("total_anaerobic_training_effect")),
-                trainer=sport == "treadmill_run" or not records.has_position,
-                has_gps=records.has_position,
-                laps=laps,
-                derived=derived,
-                raw={
-                    "file_id": _jsonable(content.file_id),
-                    "session": _jsonable(session),
-                    "decoder": content.decoder,
-                    "fingerprint": fingerprint,
-                },
-            )
-        )
+        identity = (source_ref, f"{file_key}:{index}", fingerprint)
+        activities.append(_session_activity(content, session, sport, start, times, zone, identity))
     if not activities:
         raise FitReadError("the file has no activity session with a start time")
     return activities
+
+
+def _session_activity(
+    content: FitContent,
+    session: dict[str, Any],
+    sport: str,
+    start: datetime,
+    times: list[datetime | None],
+    zone: ZoneInfo,
+    identity: tuple[str, str, str],
+) -> Activity:
+    """One session as an Activity; ``identity`` is (source_ref, external_id, the file's sha256)."""
+    source_ref, external_id, fingerprint = identity
+    records = content.records
+    elapsed = float(session.get("total_elapsed_time") or 0.0)
+    end = start + timedelta(seconds=elapsed) if elapsed else None
+    chosen = [i for i, t in enumerate(times) if t is not None and t >= start and (end is None or t <= end)]
+    derived = (
+        derive_metrics(
+            [times[i].timestamp() for i in chosen],  # type: ignore[union-attr]
+            [records.heart_rate[i] for i in chosen],
+            [records.speed[i] for i in chosen],
+            [records.distance[i] for i in chosen],
+        )
+        if chosen
+        else None
+    )
+    if not elapsed and chosen:
+        last = times[chosen[-1]]
+        elapsed = (last - start).total_seconds() if last is not None else 0.0
+    timer = session.get("total_timer_time")
+    moving = derived.moving_s if derived is not None and derived.moving_s > 0 else float(timer or elapsed)
+    speed = session.get("enhanced_avg_speed", session.get("avg_speed"))
+    distance = session.get("total_distance")
+    if distance is None and chosen:
+        distance = max((d for i in chosen if (d := records.distance[i]) is not None), default=None)
+    laps = tuple(_lap(lap, start) for lap in content.laps if _in_session(lap, start, end))
+    return Activity(
+        source="fit",
+        source_ref=source_ref,
+        external_id=external_id,
+        sport=sport,
+        start_utc=start,
+        utc_offset_s=_offset_s(content, start, zone),
+        elapsed_s=elapsed,
+        moving_s=moving,
+        distance_m=float(distance) if distance is not None else None,
+        name=None,
+        avg_hr=number(session.get("avg_heart_rate")),
+        max_hr=number(session.get("max_heart_rate")),
+        avg_speed_mps=number(speed),
+        training_effect=number(session.get("total_training_effect")),
+        anaerobic_training_effect=number(session.get("total_anaerobic_training_effect")),
+        trainer=sport == "treadmill_run" or not records.has_position,
+        has_gps=records.has_position,
+        laps=laps,
+        derived=derived,
+        raw={
+            "file_id": _jsonable(content.file_id),
+            "session": _jsonable(session),
+            "decoder": content.decoder,
+            "fingerprint": fingerprint,
+        },
+    )
 
 
 def _is_relative(value: Any) -> TypeGuard[int]:
