@@ -7,7 +7,7 @@ Glossary:
                   in the ``runstrong_sync.connectors`` group (pyproject.toml)::
 
                       [project.entry-points."runstrong_sync.connectors"]
-                      garmin = "runstrong_sync.connectors.garmin_plugin:plugin"
+                      garmin = "connectors.garmin_plugin:plugin"
 
                   The plugin's module must be cheap to import (pydantic and this module only): it is
                   loaded whenever the configuration is. Everything heavy is named by a

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,18 @@ def test_application_knows_connectors_by_name_only() -> None:
 def test_every_core_module_is_checked() -> None:
     """A module that imports nothing of I/O belongs to the core list (or says why not here)."""
     assert all(_core_path(module).is_file() for module in CORE)
+
+
+def test_every_package_folder_is_installed() -> None:
+    """Once pyproject.toml lists the packages (setuptools' find() cannot see connectors/ mapped to
+    runstrong_sync.connectors), a new package folder must be listed too, or installs miss it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = config["tool"]["setuptools"].get("packages")
+    if not isinstance(listed, list):
+        pytest.skip("setuptools finds the packages itself")
+    folders = {
+        ".".join([package, *init.parent.relative_to(folder).parts])
+        for package, folder in PACKAGES.items()
+        for init in folder.rglob("__init__.py")
+    }
+    assert folders == set(listed)
