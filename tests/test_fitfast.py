@@ -114,6 +114,7 @@ def test_fixture_matches_fitparse(path: Path) -> None:
     assert snapshot(combined) == snapshot(expected)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(LARGE is None, reason="ultra-12h-fenix6x_large.fit is not beside the checkout")
 def test_large_fixture_matches_fitparse() -> None:
     assert LARGE is not None
@@ -465,6 +466,7 @@ def first_messages(data: bytes, limit: int) -> bytes | None:
     return fit_file(data[header_size:pos])
 
 
+@pytest.mark.slow
 def test_mutated_files_never_crash_hang_or_disagree() -> None:
     sources = fuzz_sources()
     assert len(sources) >= 8
