@@ -98,7 +98,7 @@ def phase_fitparse(paths: list[Path]) -> dict[str, Any]:
 def phase_identical(paths: list[Path]) -> dict[str, Any]:
     from zoneinfo import ZoneInfo
 
-    from connectors.fit import activities_from_fit
+    from connectors.fitmap import activities_from_fit
     from connectors.fitreader import read_fit_fitparse
     from connectors.formats import read_activity_file
 

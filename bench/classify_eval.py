@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from connectors.fit import activities_from_fit, read_bytes  # noqa: E402
+from connectors.fitmap import activities_from_fit  # noqa: E402
 from connectors.fitreader import read_fit_fitparse  # noqa: E402
+from connectors.formats import unpack  # noqa: E402
 
 try:  # the fast decoder, where present, reads the same FitContent (fitparse when it steps aside)
     from connectors.fitfast import read_fit as decode_fit  # type: ignore[import-not-found, unused-ignore]
@@ -104,7 +105,7 @@ def load_cases(csv_paths: list[Path]) -> list[Case]:
 
 def read_run(path: Path) -> Activity:
     """The file's first run session, as the importer stores it."""
-    data = read_bytes(path)
+    data = unpack(path.read_bytes(), path.name)
     activities = activities_from_fit(decode_fit(data), str(path), "eval", ZoneInfo("UTC"))
     return next((a for a in activities if a.is_run), activities[0])
 

@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))  # runnable from a plain checkout, installed or no
 
 from connectors.fitdata import FitContent  # noqa: E402
 from connectors.fitfast import clear_plan_cache, read_fit_fast  # noqa: E402
-from connectors.fitreader import FitReadError, read_fit_fitparse  # noqa: E402
+from connectors.fitreader import read_fit_fitparse  # noqa: E402
+from runstrong_sync.errors import FitReadError  # noqa: E402
 
 FIT = ROOT / "fixtures" / "fit"
 LARGE_NAME = "running/ultra-12h-fenix6x_large.fit"

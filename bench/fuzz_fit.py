@@ -18,9 +18,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
-from fuzzing import cases, judge  # noqa: E402
+from tests.fuzzing import cases, judge  # noqa: E402
 
 FIT = ROOT / "fixtures" / "fit"
 

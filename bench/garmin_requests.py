@@ -22,12 +22,11 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from fakegarmin import GarminFake, State, add_demo, demo_fit_files  # noqa: E402
-from test_garmin import NOW, connect, ingest, make_config  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from runstrong_sync import pipeline  # noqa: E402
+from tests.fakegarmin import GarminFake, State, add_demo, demo_fit_files  # noqa: E402
+from tests.test_garmin import NOW, connect, ingest, make_config  # noqa: E402
 
 
 def _ratio(used: int, minimum: int) -> str:

@@ -10,11 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from test_plan_properties import scenario_from
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from runstrong_sync.plan import plan
+from tests.test_plan_properties import scenario_from
 
 
 def main(count: int) -> None:

@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from connectors.fit import is_fit_name  # noqa: E402
+from connectors.formats import format_of  # noqa: E402
 from runstrong_sync import pipeline  # noqa: E402
 from runstrong_sync.config import Config  # noqa: E402
 from runstrong_sync.storage.db import open_database  # noqa: E402
@@ -100,7 +100,7 @@ def main() -> int:
         files = 0
         for folder in args.files:
             for path in sorted(folder.rglob("*")):
-                if path.is_file() and is_fit_name(path):
+                if path.is_file() and format_of(path.name) == "fit":
                     shutil.copy(path, inbox / f"{files:04d}-{path.name}")
                     files += 1
         config = _config(work, 170)

@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from panel import WeekReport, run_panel
+from tests.panel import WeekReport, run_panel
 
 QUICK = ("evening", "marathon-race", "shift")
 

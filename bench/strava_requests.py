@@ -20,12 +20,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from fakestrava import FakeStrava, make_activity, serve  # noqa: E402
-from strava_helpers import NOW, connect, make_config, sync  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from connectors.strava_http import StravaRateLimitedError  # noqa: E402
+from tests.fakestrava import FakeStrava, make_activity, serve  # noqa: E402
+from tests.strava_helpers import NOW, connect, make_config, sync  # noqa: E402
 
 
 def nightly(tmp: Path) -> None:

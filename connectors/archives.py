@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from connectors.fitreader import FitReadError
 from connectors.formats import MAX_FILE_BYTES, ExportHints, format_of
+from runstrong_sync.errors import ArchiveRejectedError, FitReadError
 
 STRAVA_INDEX = "activities.csv"
 READ_CHUNK = 1 << 20
@@ -48,10 +48,6 @@ class ArchivePlan:
     members: list[ArchiveMember] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # ref, reason
     skipped: int = 0  # entries that are not activity files (JSON, CSV, media...)
-
-
-class ArchiveRejectedError(FitReadError):
-    """The whole archive is refused (not a zip, a zip bomb, too many entries)."""
 
 
 def plan_archive(path: Path, temp_dir: Path, limits: ArchiveLimits = ArchiveLimits()) -> ArchivePlan:

@@ -54,6 +54,11 @@ RECORD_FIELDS = (
 )
 
 
+def number(value: Any) -> float | None:
+    """A decoded field's value as a float; None for anything that is not a number (bools count)."""
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 @dataclass(slots=True)
 class RecordSeries:
     """Per-record values, one entry per `record` message, in file order."""

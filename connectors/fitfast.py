@@ -32,7 +32,9 @@ from connectors.fitdata import (
     SESSION_FIELDS,
     FitContent,
 )
-from connectors.fitreader import FitCutOffError, FitReadError, read_fit_fitparse, read_fit_salvage
+from connectors.fitdata import number as _number
+from connectors.fitreader import FitCutOffError, read_fit_fitparse, read_fit_salvage
+from runstrong_sync.errors import FitReadError
 
 __all__ = [
     "FitFastUnsupportedError",
@@ -980,12 +982,6 @@ def _parse_string(raw: bytes) -> str | None:
     end = raw.find(b"\x00")
     text = (raw if end < 0 else raw[:end]).decode("utf-8", errors="replace")
     return text or None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, (int, float)):
-        return float(value)
-    return None
 
 
 # --- public API --------------------------------------------------------------------------------

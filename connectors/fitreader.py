@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import IO, Any
+from typing import Any
 
 import fitparse
 import fitparse.utils
@@ -16,11 +16,11 @@ from connectors.fitdata import (
     RECORD_FIELDS,
     SESSION_FIELDS,
     FitContent,
+    number,
 )
+from runstrong_sync.errors import FitReadError
 
-
-class FitReadError(Exception):
-    """The file is not a readable FIT file; the message says why, for a person."""
+__all__ = ["FitReadError", "read_fit_fitparse"]  # FitReadError lives in runstrong_sync.errors
 
 
 class FitCutOffError(FitReadError):
@@ -78,11 +78,11 @@ def _collect(fit: fitparse.FitFile, content: FitContent | None = None) -> FitCon
         if name == "record":
             values = _pick(message, RECORD_FIELDS)
             records.timestamp.append(values.get("timestamp"))
-            records.heart_rate.append(_number(values.get("heart_rate")))
+            records.heart_rate.append(number(values.get("heart_rate")))
             speed = values.get("enhanced_speed", values.get("speed"))
-            records.speed.append(_number(speed))
-            records.distance.append(_number(values.get("distance")))
-            records.altitude.append(_number(values.get("enhanced_altitude", values.get("altitude"))))
+            records.speed.append(number(speed))
+            records.distance.append(number(values.get("distance")))
+            records.altitude.append(number(values.get("enhanced_altitude", values.get("altitude"))))
             if values.get("position_lat") is not None:
                 records.has_position = True
         elif name == "lap":
@@ -95,13 +95,3 @@ def _collect(fit: fitparse.FitFile, content: FitContent | None = None) -> FitCon
         elif name == "activity":
             content.activity = _pick(message, ACTIVITY_FIELDS)
     return content
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, (int, float)):
-        return float(value)
-    return None
-
-
-def read_fit_file(stream: IO[bytes]) -> FitContent:
-    return read_fit_fitparse(stream.read())

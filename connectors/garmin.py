@@ -30,6 +30,7 @@ from connectors.archives import ArchiveLimits, read_member
 from connectors.fitreader import FitReadError
 from connectors.formats import format_of, read_activity_file
 from connectors.garmin_api import SOURCE, GarminLink, GarminNotFoundError, GarminUnavailableError
+from connectors.garmin_plugin import GarminSettings
 from runstrong_sync.config import Config
 from runstrong_sync.domain import StrengthSession
 from runstrong_sync.sources import ConnectorContext, Imported, Rejected, SourceEvent
@@ -100,7 +101,7 @@ class GarminConnector:
         self, config: Config, *, nightly_page: int = NIGHTLY_PAGE, backfill_page: int = BACKFILL_PAGE
     ) -> None:
         self.config = config
-        self.settings = config.sources.garmin
+        self.settings = config.sources.get("garmin", GarminSettings)
         self.nightly_page = nightly_page
         self.backfill_page = backfill_page
         self.last_run: RunStats | None = None

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from connectors.archives import ArchiveLimits, ArchiveRejectedError, plan_archive, read_member
-from connectors.fit import REASON_SUFFIX, _free_name, move_to, set_aside
-from connectors.fitreader import FitReadError
+from connectors.archives import ArchiveLimits, plan_archive, read_member
+from connectors.files import REASON_SUFFIX, display, free_name, move_to, set_aside
 from connectors.formats import MAX_FILE_BYTES, ExportHints, format_of, read_activity_file
 from runstrong_sync.domain import Activity
+from runstrong_sync.errors import ArchiveRejectedError, InputError
 from runstrong_sync.sources import ConnectorContext, Imported, Rejected, SourceEvent
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,6 @@ BATCH_FILES = 4  # files per task sent to a worker
 BATCHES_PER_WORKER = 2  # tasks in flight per worker: bounded memory, and no worker waits for work
 DEFAULT_LIMITS = ArchiveLimits()
 SKIPPED_FOLDERS = ("rejected", "archive")
-
-
-def display(path: Path | str) -> str:
-    """A path as text that can be printed and stored, even when its name is not valid UTF-8."""
-    return os.fsencode(str(path)).decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +83,7 @@ def read_input(item: WorkItem) -> bytes:
     with item.path.open("rb") as handle:
         data = handle.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
-        raise FitReadError("the file is larger than any activity file (64 MiB); not read")
+        raise InputError("the file is larger than any activity file (64 MiB); not read")
     return data
 
 
@@ -98,7 +93,7 @@ def parse_item(item: WorkItem, zone: ZoneInfo) -> Parsed:
     try:
         data = read_input(item)
         found = read_activity_file(data, name, item.ref, zone, item.hints)
-    except FitReadError as exc:
+    except InputError as exc:
         return Parsed(reason=str(exc))
     except OSError as exc:
         return Parsed(reason=f"the file cannot be read: {exc.strerror or exc}")
@@ -369,9 +364,9 @@ def _entry_aside(
         folder.mkdir(parents=True, exist_ok=True)
         member_name = ref.rsplit("!", 1)[-1]
         base = PurePosixPath(member_name.replace("\\", "/")).name or "entry"
-        target = _free_name(folder / base)
+        target = free_name(folder / base)
         if item is not None:
-            with contextlib.suppress(FitReadError, OSError, KeyError, zipfile.BadZipFile):
+            with contextlib.suppress(InputError, OSError, KeyError, zipfile.BadZipFile):
                 target.write_bytes(read_input(item))
         reason_file = target.with_name(target.name + REASON_SUFFIX)
         reason_file.write_text(f"{ref}\n{reason}\n", encoding="utf-8", errors="replace")

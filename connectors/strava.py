@@ -28,6 +28,7 @@ import requests
 
 from connectors import strava_http as http
 from connectors.strava_http import NotFoundError, RateBudget, StravaApi, TokenKeeper
+from connectors.strava_plugin import StravaSettings
 from runstrong_sync import classify
 from runstrong_sync.config import Config
 from runstrong_sync.derive import derive_metrics
@@ -248,7 +249,7 @@ class StravaConnector:
     ) -> None:
         self.config = config
         self.timeout = timeout
-        self.settings = config.sources.strava
+        self.settings = config.sources.get("strava", StravaSettings)
         self.clock = clock
         self.sleep = sleep
         self.on_token_received = on_token_received
@@ -583,4 +584,4 @@ class _Run:
 
 def session_for(config: Config, session: requests.Session | None = None) -> requests.Session:
     """A requests session routed to ``sources.strava.api_base_url`` (for the CLI's own calls)."""
-    return http.routed_session(config.sources.strava.api_base_url, session)
+    return http.routed_session(config.sources.get("strava", StravaSettings).api_base_url, session)

@@ -24,7 +24,12 @@ import requests
 from requests.adapters import HTTPAdapter
 from stravalib import Client, exc
 
-from runstrong_sync.errors import ExitStatus, RunstrongError
+from runstrong_sync.errors import (
+    RunstrongError,
+    SourceAccessError,
+    SourceRateLimitedError,
+    SourceUnavailableError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +51,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class StravaAccessError(RunstrongError):
+class StravaAccessError(SourceAccessError):
     """Strava refuses access until the user acts (authorize again, reactivate the app)."""
-
-    exit_status = ExitStatus.REAUTHORIZE
 
 
 class StravaRevokedError(StravaAccessError):
     """Strava answered 401 to the stored tokens: the authorization is gone (revoked or replaced)."""
 
 
-class StravaRateLimitedError(RunstrongError):
+class StravaRateLimitedError(SourceRateLimitedError):
     """The app's request budget is spent for now; the place is saved and the next run resumes."""
 
-    exit_status = ExitStatus.RATE_LIMITED
 
-
-class StravaUnavailableError(RunstrongError):
+class StravaUnavailableError(SourceUnavailableError):
     """Strava kept failing (5xx, timeouts) after the retries."""
 
 

@@ -35,6 +35,8 @@ from starlette.routing import Route
 
 from connectors.strava import QUEUE_DONE_KEY, QUEUE_KEY
 from connectors.strava_http import TOKENS_KEY
+from connectors.strava_plugin import StravaSettings
+from runstrong_sync.config import Config
 from runstrong_sync.errors import DatabaseError
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database
@@ -240,3 +242,9 @@ def webhook_routes(
         return JSONResponse({"queued": queued})
 
     return [Route(path + "/{secret}", endpoint, methods=["GET", "POST"])]
+
+
+def routes(config: Config, db: Database) -> list[Route]:
+    """The webhook the feed server mounts while Strava is on (the plugin's ``routes``)."""
+    settings = config.sources.get("strava", StravaSettings)
+    return webhook_routes(db, settings.webhook_verify_token) if settings.enabled else []

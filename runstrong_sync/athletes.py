@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from runstrong_sync import tzdetect
 from runstrong_sync.config import Config, validate
 from runstrong_sync.errors import ConfigError
+from runstrong_sync.sources import plugins
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import ActivityRow, Athlete
@@ -64,8 +65,10 @@ def effective_config(config: Config, key: str, name: str, settings: Mapping[str,
     if key != DEFAULT_ATHLETE:
         for personal in PERSONAL_ATHLETE_KEYS:
             base["athlete"].pop(personal, None)
-        base["sources"]["fit"] = {}
-        base["sources"]["strava"]["enabled"] = False
+        base["sources"] = {  # another athlete inherits only what each connector shares (app credentials)
+            name: {k: v for k, v in values.items() if k in plugins()[name].shared}
+            for name, values in base["sources"].items()
+        }
         base["feed"].pop("path", None)
     merged = _merge(base, settings)
     merged["athlete"]["name"] = name

@@ -13,18 +13,29 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from runstrong_sync.errors import ConfigError
+from runstrong_sync.sources import plugins
 
 APP_NAME = "runstrong-sync"
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Equipment = Literal["bodyweight", "bands", "dumbbells", "kettlebells"]
+S = TypeVar("S", bound=BaseModel)
 _PACE = re.compile(r"^(\d{1,2}):([0-5]\d)$")
 
 
@@ -119,37 +130,66 @@ class AthleteConfig(Section):
         return pace_to_speed(self.threshold_pace) if self.threshold_pace else None
 
 
-class FitSourceConfig(Section):
-    enabled: bool = True
-    inbox: Path | None = None  # folder of FIT/GPX/TCX files and exports; watched by `watch`
-    after_import: Literal["archive", "leave"] = "archive"
-    archive_dir: Path | None = None  # default: <inbox>/archive
-    rejected_dir: Path | None = None  # default: <inbox>/rejected
-    settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0  # untouched this long: complete
+class SourcesConfig(BaseModel):
+    """``[sources.<name>]``: one section per installed connector, each checked by the model its
+    plugin contributes (runstrong_sync.sources); an unknown name is an error naming the installed ones.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _sections(cls, data: Any, handler: ModelWrapValidatorHandler[SourcesConfig]) -> SourcesConfig:
+        if isinstance(data, Mapping):
+            data = _source_sections(data)
+        return handler(data)
+
+    def section(self, name: str) -> BaseModel:
+        """The settings of connector ``name``."""
+        found = (self.__pydantic_extra__ or {}).get(name)
+        if not isinstance(found, BaseModel):
+            raise ConfigError(f"No connector named {name!r} is installed.")
+        return found
+
+    def get(self, name: str, model: type[S]) -> S:
+        """The settings of connector ``name``, as its plugin's ``model``."""
+        found = self.section(name)
+        if not isinstance(found, model):
+            raise TypeError(f"sources.{name} is a {type(found).__name__}, not a {model.__name__}")
+        return found
+
+    if TYPE_CHECKING:  # ``config.sources.fit`` reads a section by attribute (pydantic's extras)
+
+        def __getattr__(self, name: str) -> Any: ...
 
 
-class StravaSourceConfig(Section):
-    enabled: bool = False
-    client_id: str | None = None  # or RUNSTRONG_STRAVA_CLIENT_ID
-    client_secret: str | None = None  # or RUNSTRONG_STRAVA_CLIENT_SECRET
-    api_base_url: str = "https://www.strava.com"
-    lookback_days: Annotated[int, Field(ge=0, le=365)] = 14
-    streams: Literal["auto", "always", "never"] = "auto"
-    stream_budget: Annotated[int, Field(ge=0)] = 20  # stream requests per run
-    rate_limit_reserve: Annotated[int, Field(ge=0)] = 10  # requests left untouched per window
-    webhook_verify_token: str | None = None  # or RUNSTRONG_STRAVA_WEBHOOK_VERIFY_TOKEN
-
-
-class GarminSourceConfig(Section):
-    enabled: bool = False
-    lookback_days: Annotated[int, Field(ge=0, le=365)] = 7
-    push_workouts: bool = False  # write planned sessions to Garmin Connect as workouts
-
-
-class SourcesConfig(Section):
-    fit: FitSourceConfig = FitSourceConfig()
-    strava: StravaSourceConfig = StravaSourceConfig()
-    garmin: GarminSourceConfig = GarminSourceConfig()
+def _source_sections(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Each section validated by its connector's model; all errors together, located."""
+    installed = plugins()
+    sections: dict[str, Any] = {}
+    errors: list[InitErrorDetails] = []
+    for name, value in data.items():
+        if name not in installed:
+            errors.append({"type": "extra_forbidden", "loc": (name,), "input": value})
+            continue
+        try:
+            model = installed[name].settings
+            sections[name] = value if isinstance(value, model) else model.model_validate(value)
+        except ValidationError as exc:
+            errors += [
+                {
+                    "type": e["type"],
+                    "loc": (name, *e["loc"]),
+                    "input": e.get("input"),
+                    "ctx": e.get("ctx", {}),
+                }
+                for e in exc.errors()
+            ]
+    if errors:
+        raise ValidationError.from_exception_data("sources", errors)
+    for name, found in installed.items():
+        sections.setdefault(name, found.settings())
+    return sections
 
 
 class RaceConfig(Section):
@@ -236,15 +276,19 @@ class Config(Section):
 
 
 # Environment variables that override the file; secrets belong here rather than in the file.
+# Each connector's plugin adds its own (``ConnectorPlugin.env``), e.g. RUNSTRONG_STRAVA_CLIENT_SECRET.
 ENV_OVERRIDES: Mapping[str, tuple[str, ...]] = {
     "RUNSTRONG_DATABASE_URL": ("database", "url"),
     "RUNSTRONG_DATA_DIR": ("data_dir",),
-    "RUNSTRONG_STRAVA_CLIENT_ID": ("sources", "strava", "client_id"),
-    "RUNSTRONG_STRAVA_CLIENT_SECRET": ("sources", "strava", "client_secret"),
-    "RUNSTRONG_STRAVA_WEBHOOK_VERIFY_TOKEN": ("sources", "strava", "webhook_verify_token"),
-    "RUNSTRONG_STRAVA_API_BASE_URL": ("sources", "strava", "api_base_url"),
-    "RUNSTRONG_FIT_INBOX": ("sources", "fit", "inbox"),
 }
+
+
+def env_overrides() -> dict[str, tuple[str, ...]]:
+    """Every variable that overrides the file: the core's and each installed connector's."""
+    found = dict(ENV_OVERRIDES)
+    for name, contribution in plugins().items():
+        found.update({variable: ("sources", name, key) for variable, key in contribution.env.items()})
+    return found
 
 
 def find_config_path(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
@@ -277,7 +321,7 @@ def load_config(explicit: Path | None = None, environ: Mapping[str, str] | None 
             raise ConfigError(f"Configuration file {path} cannot be read: {exc.strerror}.") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"Configuration file {path} is not valid TOML: {exc}.") from exc
-    for variable, keys in ENV_OVERRIDES.items():
+    for variable, keys in env_overrides().items():
         value = environ.get(variable)
         if value:
             _set_nested(data, keys, value)

@@ -6,7 +6,8 @@ a sync; the main loop runs it, so there is one writer and the lock is never foug
 process. SIGTERM and SIGINT set a flag that the pipeline checks between files: the file in hand is
 committed, then the daemon stops; the next start goes on from there.
 
-The scheduler runs on the athlete's local wall clock, read through the injected ``clock``: 03:30 is
+The scheduler runs on the athlete's local wall clock, read through the injected ``clock`` (the seam
+is ``ClockedScheduler``, a subclass using `schedule`'s public API only): 03:30 is
 03:30 in the configured time zone across DST changes. A clock that jumps forward runs the missed
 sync once; one that jumps back does not run it twice, nor wait days for the next.
 """
@@ -18,9 +19,7 @@ import importlib
 import logging
 import signal
 import threading
-import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Protocol
@@ -29,7 +28,8 @@ import schedule
 
 from runstrong_sync import lock, pipeline
 from runstrong_sync.config import Config
-from runstrong_sync.errors import ExitStatus, RunstrongError
+from runstrong_sync.errors import ExitStatus, RunstrongError, StopRequestedError
+from runstrong_sync.sources import watch_targets
 from runstrong_sync.storage import runs
 from runstrong_sync.storage.db import Database
 
@@ -60,14 +60,14 @@ def start_feed_server(config: Config, db: Database) -> Service | None:
 
 
 def start_watcher(config: Config, db: Database, request_sync: Callable[[str], None]) -> Service | None:
-    """Watch the FIT inbox, when the watcher module is installed; new files ask for a sync.
+    """Watch the connectors' folders (the FIT inbox), when the watcher module is installed; new
+    files ask for a sync.
 
     ``runstrong_sync.watch.start_in_background(config, db, request_sync) -> Service`` calls
     ``request_sync("files")`` when files settle, and never syncs itself (one writer per process).
     """
-    fit = config.sources.fit
-    if not fit.enabled or fit.inbox is None:
-        log.info("no FIT inbox configured; running without the folder watcher")
+    if not watch_targets(config):
+        log.info("no inbox configured; running without the folder watcher")
         return None
     return _start_optional("runstrong_sync.watch", "folder watcher", config, db, request_sync)
 
@@ -87,24 +87,64 @@ def _start_optional(module_name: str, what: str, *args: Any) -> Service | None:
     return service
 
 
-@contextmanager
-def schedule_clock(local_now: Callable[[], dt.datetime]) -> Iterator[None]:
-    """Let `schedule` read the injected clock (naive local wall time) instead of the system's."""
+class ClockedJob(schedule.Job):
+    """A `schedule` job that is due by the injected clock (naive local wall time).
 
-    class ClockedDatetime(dt.datetime):
-        @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
-            return local_now()
+    The seam: `schedule` reads ``datetime.datetime.now()`` itself and offers no clock, so this
+    subclass answers the two public questions the scheduler asks a job, ``should_run`` and ``run()``,
+    from ``clock`` and sets the public ``next_run`` itself, by ``following``. Everything else
+    (``every().day.at(...)``, ``do``, ``tag``, ``run_pending``, ``next_run``, ``clear``) is the
+    library's public API, unchanged. Only what the daemon schedules is supported: every N days at a
+    time, every N minutes or hours.
+    """
 
-    module: Any = schedule
-    original = module.datetime
-    module.datetime = types.SimpleNamespace(
-        datetime=ClockedDatetime, timedelta=dt.timedelta, time=dt.time, date=dt.date
-    )
-    try:
-        yield
-    finally:
-        module.datetime = original
+    def __init__(self, interval: int, scheduler: ClockedScheduler, clock: Callable[[], dt.datetime]) -> None:
+        super().__init__(interval, scheduler)
+        self.clock = clock
+
+    def following(self, now: dt.datetime) -> dt.datetime:
+        """When the job is due next, after ``now``."""
+        if self.unit == "days" and self.at_time is not None:
+            due = dt.datetime.combine(now.date(), self.at_time)
+            while due <= now:
+                due += dt.timedelta(days=self.interval)
+            return due
+        if self.unit in ("minutes", "hours") and self.at_time is None:
+            return now + dt.timedelta(**{self.unit: self.interval})
+        raise schedule.ScheduleValueError(f"the daemon does not schedule {self.unit} jobs")
+
+    @property
+    def should_run(self) -> bool:
+        return self.next_run is not None and self.clock() >= self.next_run
+
+    def do(self, job_func: Callable[..., Any], *args: Any, **kwargs: Any) -> ClockedJob:
+        super().do(job_func, *args, **kwargs)
+        self.next_run = self.following(self.clock())
+        return self
+
+    def run(self) -> Any:
+        if self.job_func is None:
+            raise schedule.ScheduleError("the job has nothing to run")
+        result = self.job_func()
+        self.last_run = self.clock()
+        self.next_run = self.following(self.last_run)
+        return result
+
+
+class ClockedScheduler(schedule.Scheduler):
+    """A `schedule.Scheduler` whose jobs and ``idle_seconds`` follow ``clock``."""
+
+    def __init__(self, clock: Callable[[], dt.datetime]) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def every(self, interval: int = 1) -> ClockedJob:
+        return ClockedJob(interval, self, self.clock)
+
+    @property
+    def idle_seconds(self) -> float | None:
+        due = self.next_run
+        return None if due is None else (due - self.clock()).total_seconds()
 
 
 @dataclass
@@ -114,12 +154,15 @@ class Daemon:
     clock: Clock = system_clock
     lock_wait_s: float = 300.0
     catch_up: bool = True
-    scheduler: schedule.Scheduler = field(default_factory=schedule.Scheduler)
+    scheduler: ClockedScheduler = field(init=False)
     reports: list[list[pipeline.SyncReport]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
     _requested: list[str] = field(default_factory=list)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.scheduler = ClockedScheduler(self.local_now)
 
     # --- the clock -----------------------------------------------------------------------------
     def local_now(self) -> dt.datetime:
@@ -145,12 +188,11 @@ class Daemon:
     def plan_jobs(self) -> None:
         self.scheduler.clear()
         at = self.config.daemon.sync_time.strftime("%H:%M:%S")
-        with schedule_clock(self.local_now):
-            self.scheduler.every().day.at(at).do(self.request_sync, "nightly").tag("nightly")
-            if self.config.daemon.poll_minutes:
-                self.scheduler.every(self.config.daemon.poll_minutes).minutes.do(
-                    self.request_sync, "poll"
-                ).tag("poll")
+        self.scheduler.every().day.at(at).do(self.request_sync, "nightly").tag("nightly")
+        if self.config.daemon.poll_minutes:
+            self.scheduler.every(self.config.daemon.poll_minutes).minutes.do(self.request_sync, "poll").tag(
+                "poll"
+            )
         if self.catch_up and self._last_sync_too_old():
             self.request_sync("catch-up")
 
@@ -169,18 +211,17 @@ class Daemon:
     def _fix_clock_jumps(self, now: dt.datetime) -> None:
         """A clock set back leaves next runs far ahead: bring them back to one period from now."""
         for job in self.scheduler.jobs:
-            if job.next_run is None:
+            if job.next_run is None or not isinstance(job, ClockedJob):
                 continue
             period = dt.timedelta(**{str(job.unit): job.interval})
             if job.next_run - now > period + CLOCK_SLACK:
                 log.warning("the clock went back; rescheduling %s", ", ".join(sorted(map(str, job.tags))))
-                job._schedule_next_run()
+                job.next_run = job.following(now)
 
     def tick(self) -> None:
         """One step: fire due jobs, then run a requested sync (in this thread)."""
-        with schedule_clock(self.local_now):
-            self._fix_clock_jumps(self.local_now())
-            self.scheduler.run_pending()
+        self._fix_clock_jumps(self.local_now())
+        self.scheduler.run_pending()
         with self._mutex:
             reasons, self._requested = self._requested, []
         self._wake.clear()
@@ -188,8 +229,7 @@ class Daemon:
             self.run_sync(", ".join(dict.fromkeys(reasons)))
 
     def seconds_to_next_job(self) -> float:
-        with schedule_clock(self.local_now):
-            idle = self.scheduler.idle_seconds
+        idle = self.scheduler.idle_seconds
         return MAX_SLEEP_S if idle is None else max(0.0, min(idle, MAX_SLEEP_S))
 
     def run_sync(self, reason: str) -> ExitStatus:
@@ -202,7 +242,7 @@ class Daemon:
                 should_stop=lambda: self.stopping,
                 lock_wait_s=self.lock_wait_s,
             )
-        except pipeline.StopRequestedError as exc:
+        except StopRequestedError as exc:
             log.warning("%s", exc)
             return ExitStatus.OK
         except RunstrongError as exc:

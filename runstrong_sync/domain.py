@@ -211,6 +211,24 @@ class LabelledActivity:
     classification: Classification
 
 
+class SyncOutcome(enum.StrEnum):
+    """How one sync run of a source (or of the whole pipeline) ended; stored in sync_runs.outcome."""
+
+    RUNNING = "running"  # not finished (yet, or the process died: the next run says interrupted)
+    OK = "ok"
+    REJECTED = "rejected"  # done, some inputs set aside
+    PARTIAL = "partial"  # the plan and feed went out, a source failed
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # a stop was asked for, or the process ended mid-run
+    REAUTHORIZE = "reauthorize"  # the source needs the user to authorize again
+    RATE_LIMITED = "rate_limited"
+
+    @property
+    def published(self) -> bool:
+        """The plan and the feed went out."""
+        return self in (SyncOutcome.OK, SyncOutcome.REJECTED, SyncOutcome.PARTIAL)
+
+
 class SessionStatus(enum.StrEnum):
     PLANNED = "planned"
     DONE = "done"

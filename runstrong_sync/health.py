@@ -11,8 +11,10 @@ from datetime import date, datetime, timedelta
 
 from icalendar import Event
 
-REAUTHORIZE = "reauthorize"
-OK_OUTCOMES = frozenset({"ok", "rejected", "partial"})  # the plan and feed went out
+from runstrong_sync.domain import SyncOutcome
+
+REAUTHORIZE = SyncOutcome.REAUTHORIZE
+OK_OUTCOMES = frozenset(o for o in SyncOutcome if o.published)  # the plan and feed went out
 SOURCE_NAMES = {"strava": "Strava", "garmin": "Garmin Connect", "fit": "the FIT folder", "pipeline": "sync"}
 REAUTHORIZE_NAMES = {"strava": "Strava", "garmin": "Garmin Connect"}  # sources signed in to once
 

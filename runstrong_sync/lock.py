@@ -14,15 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from runstrong_sync.errors import ExitStatus, RunstrongError
+from runstrong_sync.errors import LockedError
+
+__all__ = ["DAEMON_LOCK", "SYNC_LOCK", "LockedError", "hold"]
 
 SYNC_LOCK = "sync.lock"
 DAEMON_LOCK = "daemon.lock"
 POLL_S = 0.1
-
-
-class LockedError(RunstrongError):
-    exit_status = ExitStatus.LOCKED
 
 
 def _holder(path: Path) -> str:

@@ -4,7 +4,7 @@ folder watcher all run it through ``sync``; each stage is also callable alone.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -17,8 +17,15 @@ from runstrong_sync import athletes, health, lock, upcoming
 from runstrong_sync import classify as classifier
 from runstrong_sync import plan as planner
 from runstrong_sync.config import WEEKDAYS, Config
-from runstrong_sync.domain import Activity, Label, StrengthSession, Zones
-from runstrong_sync.errors import DatabaseError, ExitStatus, RunstrongError
+from runstrong_sync.domain import Activity, Label, StrengthSession, SyncOutcome, Zones
+from runstrong_sync.errors import (
+    DatabaseError,
+    ExitStatus,
+    LockedError,
+    RunstrongError,
+    StopRequestedError,
+    UpcomingRunsError,
+)
 from runstrong_sync.feed import (
     FeedSettings,
     RunStamp,
@@ -62,10 +69,6 @@ STATUS_PRIORITY = (
     ExitStatus.OK,
 )
 ShouldStop = Callable[[], bool]
-
-
-class StopRequestedError(RunstrongError):
-    """A stop was asked for (SIGTERM, SIGINT); what was committed stays, the rest waits for next time."""
 
 
 def worst_status(statuses: Iterable[ExitStatus]) -> ExitStatus:
@@ -121,6 +124,11 @@ def now_for(today: date | None, config: Config, clock: datetime | None = None) -
     if today is not None:
         return datetime.combine(today, time(0, 0), tzinfo=zone)
     return (clock or datetime.now(zone)).astimezone(zone)
+
+
+def local_day(config: Config, now: datetime) -> date:
+    """The athlete's calendar day at ``now``; a run computes it once and hands it to every stage."""
+    return now.astimezone(config.athlete.zone).date()
 
 
 def athlete_id(db: Database, config: Config, now: datetime, key: str = DEFAULT_ATHLETE) -> int:
@@ -231,16 +239,20 @@ def _upsert(
         return repo.upsert_activity(session, athlete, event.activity, now, event.fingerprint)
 
 
-def _import(db: Database, athlete: int, context: ConnectorContext, paths: Sequence[Path]) -> SourceReport:
-    connector = load_connector("fit", context.config)
+FILE_CONNECTOR = "fit"  # the connector that reads files and folders given by path (`import`)
+
+
+def file_events(context: ConnectorContext, paths: Sequence[Path]) -> Iterator[SourceEvent]:
+    """The one way files given by path come in: the file connector's ``import_paths``."""
+    connector = load_connector(FILE_CONNECTOR, context.config)
     if not isinstance(connector, FileConnector):
-        raise TypeError("the fit connector does not import paths")
-    return ingest(db, athlete, "import", connector.import_paths(paths, context), context.now)
+        raise TypeError(f"the {FILE_CONNECTOR} connector does not import paths")
+    return connector.import_paths(list(paths), context)
 
 
 def import_paths(
     db: Database,
-    athlete: int,
+    athlete_id: int,
     config: Config,
     paths: Sequence[Path],
     now: datetime,
@@ -248,8 +260,8 @@ def import_paths(
     options: Mapping[str, Any] | None = None,
 ) -> SourceReport:
     """Only the ingest stage, for given files and folders."""
-    context = make_context(db, athlete, config, now, progress, options=dict(options or {}))
-    return _import(db, athlete, context, paths)
+    context = make_context(db, athlete_id, config, now, progress, options=dict(options or {}))
+    return ingest(db, athlete_id, "import", file_events(context, paths), now)
 
 
 def _zones_for(config: Config, strava: dict[str, Any] | None, history: Sequence[Activity]) -> Zones:
@@ -405,17 +417,18 @@ def upcoming_events(
     http_session: Any = None,
     *,
     save: bool = True,
+    today: date | None = None,
 ) -> list[planner.PlannedEvent]:
     """The training plan's events, or the last good copy when the feed cannot be read now."""
     source = config.planner.upcoming_runs_ics
     if not source:
         return []
-    today = now.astimezone(config.athlete.zone).date()
+    today = today or local_day(config, now)
     try:
         events = upcoming.read_upcoming(
             source, config.athlete.zone, today, http_session=http_session, past_days=upcoming.PAST_DAYS
         )
-    except upcoming.UpcomingRunsError as exc:
+    except UpcomingRunsError as exc:
         log.warning("%s", exc)
         with db.transaction() as session:
             cached = repo.get_state(session, athlete, UPCOMING_KEY) or {}
@@ -459,10 +472,17 @@ class PlanInputs:
 
 
 def plan_inputs(
-    db: Database, athlete: int, config: Config, now: datetime, http_session: Any = None, *, save: bool = True
+    db: Database,
+    athlete: int,
+    config: Config,
+    now: datetime,
+    http_session: Any = None,
+    *,
+    save: bool = True,
+    today: date | None = None,
 ) -> PlanInputs:
     settings = plan_settings(config, uid_prefix(db, athlete))  # keeps session UIDs apart
-    today = now.astimezone(settings.zone).date()
+    today = today or local_day(config, now)
     since = now - timedelta(weeks=config.planner.history_weeks + 1)
     done, strength_days = day_runs(db, athlete, since)
     with db.transaction() as session:
@@ -472,7 +492,7 @@ def plan_inputs(
         previous = repo.load_sessions(session, athlete)
     paused = pause is not None and pause.since <= today and (pause.until is None or today <= pause.until)
     expected = [] if paused else planner.predict_runs(done, today, weeks=config.planner.history_weeks)
-    events = upcoming_events(db, athlete, config, now, http_session, save=save)
+    events = upcoming_events(db, athlete, config, now, http_session, save=save, today=today)
     planned = planner.planned_runs(events, settings.zone)
     runs = planner.merge_runs(done, expected, today, planned)
     runs += [r for r in planned if r.race and r.day < today]  # past races of the plan: recovery
@@ -501,9 +521,10 @@ def replan(
     http_session: Any = None,
     *,
     save: bool = True,
+    today: date | None = None,
 ) -> tuple[planner.PlanResult, dict[str, int]]:
     """Plan again; with ``save`` false a what-if that writes nothing (previews, --today)."""
-    inputs = plan_inputs(db, athlete, config, now, http_session, save=save)
+    inputs = plan_inputs(db, athlete, config, now, http_session, save=save, today=today)
     result = planner.plan(
         now=now,
         runs=inputs.runs,
@@ -593,7 +614,13 @@ def feed_files(config: Config, path: Path | None = None) -> dict[str, Path]:
 
 
 def health_events(
-    db: Database, athlete: int, config: Config, now: datetime, *, ignore: Sequence[str] = ()
+    db: Database,
+    athlete: int,
+    config: Config,
+    now: datetime,
+    *,
+    ignore: Sequence[str] = (),
+    today: date | None = None,
 ) -> list[Any]:
     """The sync-health event for the feed, when the last sync is too old or Strava needs the runner."""
     watched = {runs.PIPELINE, *enabled_sources(config)}  # not one-off imports, not sources turned off
@@ -603,7 +630,7 @@ def health_events(
     notice = health.sync_notice(facts, now, stale_after, ignore=ignore)
     if notice is None:
         return []
-    today = now.astimezone(config.athlete.zone).date()
+    today = today or local_day(config, now)
     with db.transaction() as session:
         uid = f"sync-health-{athlete}-{feedstate.uid_part(session)}@runstrong-sync"
     return [health.notice_event(notice, uid, now, today)]
@@ -630,13 +657,14 @@ def publish(
     path: Path | None = None,
     *,
     ignore_health_of: Sequence[str] = (),
+    today: date | None = None,
 ) -> tuple[Path, bool]:
     """Write every enabled feed atomically; returns the main feed's path and whether it changed."""
     files = feed_files(config, path)
-    today = now.astimezone(config.athlete.zone).date()
+    today = today or local_day(config, now)
     settings = feed_settings(config)
     sessions = stored_sessions(db, athlete)
-    extra = health_events(db, athlete, config, now, ignore=ignore_health_of)
+    extra = health_events(db, athlete, config, now, ignore=ignore_health_of, today=today)
     try:
         changed = write_atomic(files["strength"], build_feed(sessions, settings, today, extra))
         if "busy" in files:
@@ -652,6 +680,24 @@ def publish(
     return files["strength"], changed
 
 
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """What one sync does, besides for whom: built once by ``sync``/``sync_all`` and passed down.
+
+    ``now`` is the run's one clock reading; ``sources`` None means every enabled connector;
+    ``import_paths`` are files or folders read by the file connector after the sources.
+    """
+
+    now: datetime
+    sources: tuple[str, ...] | None = None
+    import_paths: tuple[Path, ...] = ()
+    feed_path: Path | None = None
+    progress: Progress | None = None
+    http_session: Any = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    should_stop: ShouldStop | None = None
+
+
 def sync(
     config: Config,
     db: Database,
@@ -662,7 +708,7 @@ def sync(
     feed_path: Path | None = None,
     progress: Progress | None = None,
     http_session: Any = None,
-    options: dict[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
     athlete: str = DEFAULT_ATHLETE,
     should_stop: ShouldStop | None = None,
     lock_wait_s: float = 0.0,
@@ -671,23 +717,21 @@ def sync(
 
     Holds the single-instance lock; ``athlete`` picks whose sources, settings and feed.
     """
+    request = SyncRequest(
+        now=now,
+        sources=None if sources is None else tuple(sources),
+        import_paths=tuple(import_paths),
+        feed_path=feed_path,
+        progress=progress,
+        http_session=http_session,
+        options=dict(options or {}),
+        should_stop=should_stop,
+    )
     with (
         locks.install_lock(db, config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s),
         locks.athlete_lock(db, athlete, wait_s=lock_wait_s),
     ):
-        return sync_athlete(
-            config,
-            db,
-            now=now,
-            sources=sources,
-            import_paths=import_paths,
-            feed_path=feed_path,
-            progress=progress,
-            http_session=http_session,
-            athlete=athlete,
-            should_stop=should_stop,
-            options=options,
-        )
+        return sync_athlete(config, db, request, athlete_key=athlete)
 
 
 def sync_all(
@@ -699,27 +743,23 @@ def sync_all(
     http_session: Any = None,
     should_stop: ShouldStop | None = None,
     lock_wait_s: float = 0.0,
-    options: dict[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> list[SyncReport]:
     """Sync every athlete in turn under one lock; one athlete's failure does not stop the others."""
+    request = SyncRequest(
+        now=now,
+        sources=None if sources is None else tuple(sources),
+        http_session=http_session,
+        options=dict(options or {}),
+        should_stop=should_stop,
+    )
     reports = []
     with locks.install_lock(db, config.resolved_data_dir / LOCK_FILE, wait_s=lock_wait_s):
         for key in athletes.keys(db, config, now):
             try:
                 with locks.athlete_lock(db, key):
-                    reports.append(
-                        sync_athlete(
-                            config,
-                            db,
-                            now=now,
-                            sources=sources,
-                            http_session=http_session,
-                            athlete=key,
-                            should_stop=should_stop,
-                            options=options,
-                        )
-                    )
-            except lock.LockedError as exc:
+                    reports.append(sync_athlete(config, db, request, athlete_key=key))
+            except LockedError as exc:
                 log.info("%s", exc)  # another worker has this athlete: not a problem to report
             except (DatabaseError, StopRequestedError):
                 raise
@@ -731,70 +771,37 @@ def sync_all(
 
 
 def sync_athlete(
-    config: Config,
-    db: Database,
-    *,
-    now: datetime,
-    sources: Sequence[str] | None = None,
-    import_paths: Sequence[Path] = (),
-    feed_path: Path | None = None,
-    progress: Progress | None = None,
-    http_session: Any = None,
-    athlete: str = DEFAULT_ATHLETE,
-    should_stop: ShouldStop | None = None,
-    options: dict[str, Any] | None = None,
+    config: Config, db: Database, request: SyncRequest, *, athlete_key: str = DEFAULT_ATHLETE
 ) -> SyncReport:
     """One athlete's sync, without the lock (the caller holds it). Every source and the whole run
     are recorded in sync_runs; a source that fails (Strava offline, needs re-authorization, rate
     limit) is reported and the others, the plan and the feed still go ahead."""
-    report = SyncReport(athlete=athlete)
+    now = request.now
+    report = SyncReport(athlete=athlete_key)
     file_config = config
-    athlete_row, config = athletes.config_for(db, config, athlete, now)
+    athlete_id, config = athletes.config_for(db, config, athlete_key, now)
+    today = now.astimezone(config.athlete.zone).date()  # once per run; every stage gets this day
     with db.transaction() as session:
-        runs.close_abandoned(session, athlete_row, now)
-        pipeline_run = runs.start(session, athlete_row, runs.PIPELINE, now)
+        runs.close_abandoned(session, athlete_id, now)
+        pipeline_run = runs.start(session, athlete_id, runs.PIPELINE, now)
     try:
-        context = make_context(
-            db, athlete_row, config, now, progress, http_session=http_session, options=options or {}
-        )
-        names = list(enabled_sources(config) if sources is None else sources)
-        for name in names:
-            connector = load_connector(name, config)
-            report.sources.append(
-                _run_source(
-                    db, athlete_row, name, partial(connector.fetch, context), now, should_stop, report
-                )
-            )
-        if import_paths:
-            connector = load_connector("fit", config)
-            if not isinstance(connector, FileConnector):
-                raise TypeError("the fit connector does not import paths")
-            paths = list(import_paths)
-            report.sources.append(
-                _run_source(
-                    db,
-                    athlete_row,
-                    "import",
-                    partial(connector.import_paths, paths, context),
-                    now,
-                    should_stop,
-                    report,
-                )
-            )
+        context, names = _ingest_all(db, athlete_id, config, request, report)
         with db.transaction() as session:
-            tombstones.purge(session, athlete_row, now)
-        athletes.warn_zone_mismatch_once(db, athlete_row, file_config, now)  # with what just arrived
-        report.relabelled = relabel(db, athlete_row, config, now)
-        _, report.plan_changes = replan(db, athlete_row, config, now, http_session)
-        publish_plan(db, athlete_row, config, context, names, report)
+            tombstones.purge(session, athlete_id, now)
+        athletes.warn_zone_mismatch_once(db, athlete_id, file_config, now)  # with what just arrived
+        report.relabelled = relabel(db, athlete_id, config, now)
+        _, report.plan_changes = replan(db, athlete_id, config, now, request.http_session, today=today)
+        publish_plan(db, athlete_id, config, context, names, report)
         report.feed_path, report.feed_changed = publish(
-            db, athlete_row, config, now, feed_path, ignore_health_of=(runs.PIPELINE,)
+            db, athlete_id, config, now, request.feed_path, ignore_health_of=(runs.PIPELINE,), today=today
         )
     except BaseException as exc:
-        outcome = "interrupted" if isinstance(exc, StopRequestedError | KeyboardInterrupt) else "failed"
+        stopped = isinstance(exc, StopRequestedError | KeyboardInterrupt)
+        outcome = SyncOutcome.INTERRUPTED if stopped else SyncOutcome.FAILED
         _finish_run(db, pipeline_run, outcome, now, {"message": str(exc)})
         raise
-    outcome = "ok" if report.exit_status in (ExitStatus.OK, ExitStatus.REJECTED_INPUT) else "partial"
+    published = report.exit_status in (ExitStatus.OK, ExitStatus.REJECTED_INPUT)
+    outcome = SyncOutcome.OK if published else SyncOutcome.PARTIAL
     _finish_run(db, pipeline_run, outcome, now, {"exit_status": int(report.exit_status)})
     return report
 
@@ -826,7 +833,33 @@ def publish_plan(
             log.info("%s", summary)
 
 
-def _finish_run(db: Database, run_id: int, outcome: str, now: datetime, summary: dict[str, Any]) -> None:
+def _ingest_all(
+    db: Database, athlete_id: int, config: Config, request: SyncRequest, report: SyncReport
+) -> tuple[ConnectorContext, list[str]]:
+    """Every requested source, then the files given by path; each recorded as its own run."""
+    context = make_context(
+        db,
+        athlete_id,
+        config,
+        request.now,
+        request.progress,
+        http_session=request.http_session,
+        options=dict(request.options),
+    )
+    names = enabled_sources(config) if request.sources is None else list(request.sources)
+    for name in names:
+        connector = load_connector(name, config)
+        events = partial(connector.fetch, context)
+        report.sources.append(_run_source(db, athlete_id, name, events, request, report))
+    if request.import_paths:
+        events = partial(file_events, context, request.import_paths)
+        report.sources.append(_run_source(db, athlete_id, "import", events, request, report))
+    return context, names
+
+
+def _finish_run(
+    db: Database, run_id: int, outcome: SyncOutcome, now: datetime, summary: dict[str, Any]
+) -> None:
     try:
         with db.transaction() as session:
             runs.finish(session, run_id, outcome, now, summary)
@@ -834,33 +867,37 @@ def _finish_run(db: Database, run_id: int, outcome: str, now: datetime, summary:
         log.warning("could not record the end of sync run %s", run_id)
 
 
-OUTCOMES = {ExitStatus.REAUTHORIZE: "reauthorize", ExitStatus.RATE_LIMITED: "rate_limited"}
+OUTCOMES = {
+    ExitStatus.REAUTHORIZE: SyncOutcome.REAUTHORIZE,
+    ExitStatus.RATE_LIMITED: SyncOutcome.RATE_LIMITED,
+}
 
 
 def _run_source(
     db: Database,
-    athlete: int,
+    athlete_id: int,
     name: str,
     events: Callable[[], Iterable[SourceEvent]],
-    now: datetime,
-    should_stop: ShouldStop | None,
+    request: SyncRequest,
     report: SyncReport,
 ) -> SourceReport:
+    now = request.now
     with db.transaction() as session:
-        run_id = runs.start(session, athlete, name, now)
+        run_id = runs.start(session, athlete_id, name, now)
     try:
-        result = ingest(db, athlete, name, events(), now, should_stop)
+        result = ingest(db, athlete_id, name, events(), now, request.should_stop)
     except (DatabaseError, StopRequestedError) as exc:
-        _finish_run(db, run_id, "interrupted" if isinstance(exc, StopRequestedError) else "failed", now, {})
+        stopped = isinstance(exc, StopRequestedError)
+        _finish_run(db, run_id, SyncOutcome.INTERRUPTED if stopped else SyncOutcome.FAILED, now, {})
         raise
     except RunstrongError as exc:
-        outcome = OUTCOMES.get(exc.exit_status, "failed")
+        outcome = OUTCOMES.get(exc.exit_status, SyncOutcome.FAILED)
         _finish_run(db, run_id, outcome, now, {"message": str(exc), "exit_status": int(exc.exit_status)})
         # Not logged here: every caller (CLI, daemon) shows the error once.
         report.errors.append((name, exc))
         return SourceReport(name)
     except BaseException as exc:
-        _finish_run(db, run_id, "failed", now, {"message": f"{type(exc).__name__}: {exc}"})
+        _finish_run(db, run_id, SyncOutcome.FAILED, now, {"message": f"{type(exc).__name__}: {exc}"})
         raise
     summary = {
         "created": result.created,
@@ -869,5 +906,5 @@ def _run_source(
         "deleted": result.deleted,
         "rejected": len(result.rejected),
     }
-    _finish_run(db, run_id, "rejected" if result.rejected else "ok", now, summary)
+    _finish_run(db, run_id, SyncOutcome.REJECTED if result.rejected else SyncOutcome.OK, now, summary)
     return result

@@ -14,17 +14,13 @@ from typing import Any
 import requests
 from icalendar import Calendar
 
-from runstrong_sync.errors import RunstrongError
+from runstrong_sync.errors import UpcomingRunsError
 from runstrong_sync.plan import PlannedEvent
 from runstrong_sync.text import clean_text
 
 TIMEOUT_S = 20
 PAST_DAYS = 21  # past races in the plan's calendar still set the recovery after them
 MAX_BYTES = 5_000_000
-
-
-class UpcomingRunsError(RunstrongError):
-    """The training plan's calendar cannot be read; the planner falls back to the last good copy."""
 
 
 def fetch(source: str, http_session: Any = None) -> bytes:

@@ -1,7 +1,8 @@
 """Watching the inbox: files are imported through the one pipeline as soon as they are complete.
 
-A file counts as complete when its writer has closed it (Linux reports that) and it has not
-changed for ``sources.fit.settle_seconds``; the connector itself also skips files touched more
+The folders come from the connectors (``WatchTarget``, runstrong_sync.sources). A file counts as
+complete when its writer has closed it (Linux reports that) and it has not changed for the
+target's settle time (``sources.fit.settle_seconds``); the connector itself also skips files touched more
 recently than that, so a copy in progress is never half-read, with or without this watcher.
 Whatever arrived while the watcher was down is imported at start.
 """
@@ -26,10 +27,10 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from connectors.intake import inbox_files, settled
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.errors import ConfigError
+from runstrong_sync.sources import WatchTarget, watch_targets
 from runstrong_sync.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -113,16 +114,18 @@ def watch_inbox(
     ready: threading.Event | None = None,
     request_sync: Callable[[str], None] | None = None,
 ) -> None:
-    """Import from the inbox now and whenever files arrive, until ``stop`` is set.
+    """Import from every watch target (the connectors' folders) now and whenever files arrive,
+    until ``stop`` is set.
 
     With ``request_sync`` (the daemon) the watcher only asks for a sync, and the daemon's main
     loop runs it: one writer per process."""
-    settings = config.sources.fit
-    inbox = inbox_to_watch(config)
-    arrivals = Arrivals(settings.settle_seconds)
+    targets = targets_to_watch(config)
+    arrivals = Arrivals(max(t.settle_seconds for t in targets))
     # Only inotify reports that a writer closed its file; elsewhere the settle time alone decides.
     observer = Observer()
-    observer.schedule(_Handler(arrivals, track_open=sys.platform.startswith("linux")), str(inbox))
+    handler = _Handler(arrivals, track_open=sys.platform.startswith("linux"))
+    for target in targets:
+        observer.schedule(handler, str(target.folder))
     observer.start()
     clock = now or (lambda: datetime.now(config.athlete.zone))
     try:
@@ -131,7 +134,7 @@ def watch_inbox(
         if request_sync is not None:
             request_sync("files")  # what arrived while we were down
         else:
-            _run(config, db, clock(), arrivals, inbox, on_report)
+            _run(config, db, clock(), arrivals, targets, on_report)
         while not stop.wait(POLL_S):
             if not arrivals.due():
                 continue
@@ -139,26 +142,21 @@ def watch_inbox(
                 arrivals.look_again_in(3600.0)  # quiet until the next file event
                 request_sync("files")
             else:
-                _run(config, db, clock(), arrivals, inbox, on_report)
+                _run(config, db, clock(), arrivals, targets, on_report)
     finally:
         observer.stop()
         observer.join()
 
 
-def inbox_to_watch(config: Config) -> Path:
-    """The configured inbox, or a ConfigError that says what to set."""
-    settings = config.sources.fit
-    if settings.inbox is None or not settings.enabled:
+def targets_to_watch(config: Config) -> list[WatchTarget]:
+    """The enabled connectors' folders, or a ConfigError that says what to set."""
+    targets = watch_targets(config)
+    if not targets:
         raise ConfigError(
             "There is no inbox to watch.",
             ["Set sources.fit.inbox (and sources.fit.enabled = true) in the configuration."],
         )
-    inbox = settings.inbox.expanduser()
-    if not inbox.is_dir():
-        raise ConfigError(
-            f"The inbox folder {inbox} does not exist.", ["Create it, or fix sources.fit.inbox."]
-        )
-    return inbox
+    return targets
 
 
 def _run(
@@ -166,17 +164,20 @@ def _run(
     db: Database,
     now: datetime,
     arrivals: Arrivals,
-    inbox: Path,
+    targets: list[WatchTarget],
     on_report: Callable[[pipeline.SyncReport], None] | None,
 ) -> None:
     busy = arrivals.busy()
+    names = list(dict.fromkeys(t.source for t in targets))
     try:
         report = pipeline.sync(
-            config, db, now=now, sources=["fit"], options={"busy": busy}, lock_wait_s=LOCK_WAIT_S
+            config, db, now=now, sources=names, options={"busy": busy}, lock_wait_s=LOCK_WAIT_S
         )
     except Exception:  # a failed run must not end the watch; the files stay for the next one
-        log.exception("importing from %s failed; trying again shortly", inbox)
-        arrivals.look_again_in(max(config.sources.fit.settle_seconds, 5.0))
+        log.exception(
+            "importing from %s failed; trying again shortly", ", ".join(str(t.folder) for t in targets)
+        )
+        arrivals.look_again_in(max(arrivals.settle_seconds, 5.0))
         return
     if on_report is not None:
         on_report(report)
@@ -184,35 +185,22 @@ def _run(
         if source.created or source.updated or source.rejected:
             log.info("%s", source.summary())
     # Files skipped as too fresh get another look once they have had time to settle.
-    if [p for p, _ in files_waiting(config) if p not in busy]:
-        arrivals.look_again_in(config.sources.fit.settle_seconds)
+    if any(target.waiting(busy) for target in targets):
+        arrivals.look_again_in(arrivals.settle_seconds)
 
 
 def files_waiting(config: Config) -> list[tuple[Path, float]]:
-    """Inbox files not read yet because they changed within ``settle_seconds``, with their age."""
-    settings = config.sources.fit
-    if settings.inbox is None or not settings.enabled:
-        return []
-    inbox = settings.inbox.expanduser()
-    if not inbox.is_dir():
-        return []
+    """Files in the watched folders not read yet because they changed within their settle time,
+    with their age in seconds."""
     now = time.time()
     out = []
-    for path in inbox_files(inbox, skip=_folders(config, inbox)):
-        if not settled(path, settings.settle_seconds, frozenset(), now):
+    for target in watch_targets(config):
+        for path in target.waiting(frozenset()):
             try:
                 out.append((path, max(0.0, now - path.lstat().st_mtime)))
             except OSError:
                 continue
     return out
-
-
-def _folders(config: Config, inbox: Path) -> tuple[Path, Path]:
-    settings = config.sources.fit
-    return (
-        (settings.archive_dir or inbox / "archive").expanduser(),
-        (settings.rejected_dir or inbox / "rejected").expanduser(),
-    )
 
 
 class BackgroundWatcher:
@@ -231,7 +219,7 @@ def start_in_background(
     config: Config, db: Database, request_sync: Callable[[str], None]
 ) -> BackgroundWatcher:
     """For the daemon: watch the inbox and ask for a sync when files have settled."""
-    inbox_to_watch(config)  # a missing inbox is a configuration error at start, not in a thread
+    targets_to_watch(config)  # a missing inbox is a configuration error at start, not in a thread
     stop = threading.Event()
     ready = threading.Event()
     thread = threading.Thread(

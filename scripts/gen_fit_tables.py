@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import fitparse
 from fitparse.profile import FIELD_TYPE_TIMESTAMP, MESSAGE_TYPES
@@ -55,6 +56,71 @@ def _number(value: object) -> int | float | None:
     return value
 
 
+def _enum_table(enums: dict[str, dict[int, str]], type_name: str | None, field_type: Any) -> None:
+    if type_name is not None and type_name not in enums:
+        enums[type_name] = dict(sorted(field_type.values.items()))
+
+
+def _add_subfields(
+    mesg: Any,
+    def_num: int,
+    fld: Any,
+    wanted: set[str],
+    enums: dict[str, dict[int, str]],
+    subfields: dict[int, dict[int, tuple[tuple[object, ...], ...]]],
+) -> set[str]:
+    """The kept subfields of ``fld``; returns their names."""
+    found: set[str] = set()
+    for sub in fld.subfields or ():
+        assert not sub.components, (mesg.name, sub.name)  # not handled: none in our messages
+        # a kept subfield is read through its parent field, so the parent must be kept too
+        assert sub.name not in wanted or fld.name in wanted, (mesg.name, sub.name)
+        if fld.name in wanted:
+            kind, enum_name = _kind(sub.type)
+            _enum_table(enums, enum_name, sub.type)
+            refs = tuple((ref.def_num, ref.raw_value) for ref in sub.ref_fields)
+            subfields.setdefault(mesg.mesg_num, {}).setdefault(def_num, ())
+            subfields[mesg.mesg_num][def_num] += (
+                (sub.name, kind, enum_name, _number(sub.scale), _number(sub.offset), refs),
+            )
+            found.add(sub.name)
+    return found
+
+
+def _add_components(
+    mesg: Any,
+    fields: dict[int, Any],
+    def_num: int,
+    fld: Any,
+    wanted: set[str],
+    components: dict[int, dict[int, tuple[tuple[object, ...], ...]]],
+    acc_resets: dict[int, dict[int, tuple[int, ...]]],
+) -> None:
+    """The components of ``fld`` that expand into kept fields, and the accumulators they reset."""
+    for comp in fld.components or ():
+        target: Any = fields[comp.def_num]
+        if comp.accumulate and target.name in wanted:
+            acc_resets.setdefault(mesg.mesg_num, {}).setdefault(def_num, ())
+            acc_resets[mesg.mesg_num][def_num] += (comp.def_num,)
+        if target.name not in wanted:
+            continue
+        assert not target.subfields, (mesg.name, target.name)
+        kind, _ = _kind(target.type)
+        assert kind == "num", (mesg.name, target.name, kind)  # numbers only: no render step
+        components.setdefault(mesg.mesg_num, {}).setdefault(def_num, ())
+        components[mesg.mesg_num][def_num] += (
+            (
+                target.name,
+                comp.def_num,
+                comp.bits,
+                comp.bit_offset or 0,
+                _number(comp.scale),
+                _number(comp.offset),
+                bool(comp.accumulate),
+            ),
+        )
+
+
 def build() -> dict[str, object]:
     enums: dict[str, dict[int, str]] = {}
     kept: dict[int, dict[int, tuple[object, ...]]] = {}
@@ -85,41 +151,8 @@ def build() -> dict[str, object]:
                     _number(fld.offset),
                 )
                 found.add(fld.name)
-            for sub in fld.subfields or ():
-                assert not sub.components, (mesg.name, sub.name)  # not handled: none in our messages
-                # a kept subfield is read through its parent field, so the parent must be kept too
-                assert sub.name not in wanted or fld.name in wanted, (mesg.name, sub.name)
-                if fld.name in wanted:
-                    kind, enum_name = _kind(sub.type)
-                    enum_table(enum_name, sub.type)
-                    refs = tuple((ref.def_num, ref.raw_value) for ref in sub.ref_fields)
-                    subfields.setdefault(mesg_num, {}).setdefault(def_num, ())
-                    subfields[mesg_num][def_num] += (
-                        (sub.name, kind, enum_name, _number(sub.scale), _number(sub.offset), refs),
-                    )
-                    found.add(sub.name)
-            for comp in fld.components or ():
-                target = fields[comp.def_num]
-                if comp.accumulate and target.name in wanted:
-                    acc_resets.setdefault(mesg_num, {}).setdefault(def_num, ())
-                    acc_resets[mesg_num][def_num] += (comp.def_num,)
-                if target.name not in wanted:
-                    continue
-                assert not target.subfields, (mesg.name, target.name)
-                kind, enum_name = _kind(target.type)
-                assert kind == "num", (mesg.name, target.name, kind)  # numbers only: no render step
-                components.setdefault(mesg_num, {}).setdefault(def_num, ())
-                components[mesg_num][def_num] += (
-                    (
-                        target.name,
-                        comp.def_num,
-                        comp.bits,
-                        comp.bit_offset or 0,
-                        _number(comp.scale),
-                        _number(comp.offset),
-                        bool(comp.accumulate),
-                    ),
-                )
+            found |= _add_subfields(mesg, def_num, fld, wanted, enums, subfields)
+            _add_components(mesg, fields, def_num, fld, wanted, components, acc_resets)
         missing = wanted - found
         assert not missing, (mesg.name, missing)
 

@@ -1,20 +1,14 @@
+"""Fixtures shared by the tests; helpers to import are in tests/support.py."""
+
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from runstrong_sync.cli import cli
-
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "fixtures"
-FIT = FIXTURES / "fit"
-
+from tests.support import FIT, POSTGRES_URL, free_port
 
 XDG_DIRS = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")
 
@@ -47,18 +41,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def run_cli(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
 @pytest.fixture
 def fit_folder(tmp_path: Path) -> Iterator[Path]:
     """A folder with good and bad FIT files, copied so the test may move them."""
@@ -76,30 +58,6 @@ def fit_folder(tmp_path: Path) -> Iterator[Path]:
         shutil.copy(FIT / name, folder / Path(name).name)
     (folder / "notes.fit").write_text("this is not a FIT file\n", encoding="utf-8")
     yield folder
-
-
-def run_main(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The real command in its own process: exit statuses and output as cron sees them."""
-    import os
-    import subprocess
-    import sys
-
-    environ = dict(os.environ)
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "runstrong_sync", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=cwd,
-        timeout=300,
-        check=False,
-    )
-
-
-POSTGRES_URL = os.environ.get("RUNSTRONG_TEST_POSTGRES_URL") or None
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

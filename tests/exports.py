@@ -7,7 +7,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from conftest import FIT
+from tests.support import FIT
 
 STRAVA_COLUMNS = [
     "Activity ID",

@@ -300,15 +300,9 @@ class FakeStrava:
                 if not allowed:
                     self.responses_429 += 1
                     return 429, fixture("error_429_rate_limit.json"), headers
-            for failure in self.failures:
-                if failure.count > 0 and failure.pattern.search(path):
-                    if failure.skip > 0:
-                        failure.skip -= 1
-                        continue
-                    failure.count -= 1
-                    if failure.status == 429:
-                        self.responses_429 += 1
-                    return failure.status, failure.body or {"message": "Injected failure"}, headers
+            injected = self._injected_failure(path)
+            if injected is not None:
+                return injected[0], injected[1], headers
             if self.inactive:
                 return 403, fixture("error_403_application_inactive.json"), headers
             token = auth.removeprefix("Bearer ").strip()
@@ -321,6 +315,19 @@ class FakeStrava:
             if "activity:read" not in self.granted_scope and "activities" in path:
                 return 401, fixture("error_401_missing_activity_read_permission.json"), headers
             return (*self._api(method, path, query), headers)
+
+    def _injected_failure(self, path: str):
+        """-> (status, json body) of the next failure set up for ``path``, or None."""
+        for failure in self.failures:
+            if failure.count > 0 and failure.pattern.search(path):
+                if failure.skip > 0:
+                    failure.skip -= 1
+                    continue
+                failure.count -= 1
+                if failure.status == 429:
+                    self.responses_429 += 1
+                return failure.status, failure.body or {"message": "Injected failure"}
+        return None
 
     def _authorize(self, query: dict[str, str]):
         if query.get("client_id") != self.client_id:

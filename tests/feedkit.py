@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 import vobject
-from conftest import ROOT
 from ical.calendar_stream import IcsCalendarStream
 
 from runstrong_sync.domain import Exercise, StrengthSession
+from tests.support import ROOT
 
 JS_DIR = ROOT / "tests" / "js"
 

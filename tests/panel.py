@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from plan_rules import HEAVY_NAMES, PLYO_NAMES, max_legal, recovery_for
-
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config, validate
 from runstrong_sync.domain import Activity, Label, StrengthSession
@@ -26,6 +24,7 @@ from runstrong_sync.plan import week_start
 from runstrong_sync.sources import Imported
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database, open_database
+from tests.plan_rules import HEAVY_NAMES, PLYO_NAMES, max_legal, recovery_for
 
 PANEL = Path(__file__).resolve().parents[1] / "fixtures" / "panel"
 SYNC_AT = time(3, 30)

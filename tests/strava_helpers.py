@@ -7,8 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fakestrava import FakeStrava, make_activity
-
 from connectors.strava import StravaConnector
 from connectors.strava_http import TOKENS_KEY
 from runstrong_sync import pipeline
@@ -16,6 +14,7 @@ from runstrong_sync.config import Config
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database, open_database
 from runstrong_sync.storage.models import ActivityRow
+from tests.fakestrava import FakeStrava, make_activity
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 

@@ -9,11 +9,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import FIT, run_main
-from exports import garmin_export, strava_export
 
 from connectors.archives import ArchiveLimits, ArchiveRejectedError, plan_archive
 from runstrong_sync.errors import ExitStatus
+from tests.exports import garmin_export, strava_export
+from tests.support import FIT, run_main
 
 
 def _items() -> list[dict[str, object]]:

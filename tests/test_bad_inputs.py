@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import FIT, run_main
 
 from runstrong_sync.config import Config
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.pipeline import sync
 from runstrong_sync.storage.db import open_database
+from tests.support import FIT, run_main
 
 GOOD = ("running/run_with_coordinates.fit", "gpx_tcx/garmin_example.gpx", "synthetic/synthetic_easy.fit")
 
@@ -141,13 +144,59 @@ def test_import_command_lists_each_rejection_in_its_json_summary(env: Path, tmp_
     assert all((folder / Path(g).name).exists() for g in GOOD)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+UNPRIVILEGED = 65534  # nobody: root reads files whatever their permissions, so root runs the import as this
+
+
 def test_unreadable_file_is_set_aside(env: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    locked = folder / "locked.fit"
-    shutil.copy(FIT / "running/run_with_coordinates.fit", locked)
-    locked.chmod(0)
-    result = run_main("import", "--json", str(folder))
-    summary = json.loads(result.stdout)
-    assert "permission denied" in summary["rejected"][0]["reason"]
+    """As root (CI), the command runs as an unprivileged user through setpriv, so the file's
+    permissions count; skipped only when neither is possible."""
+    as_root = os.geteuid() == 0
+    setpriv = shutil.which("setpriv")
+    if as_root and setpriv is None:
+        pytest.skip("root reads files whatever their permissions, and setpriv is not installed")
+    base = Path(tempfile.mkdtemp(prefix="runstrong-unprivileged-")) if as_root else tmp_path
+    try:
+        folder = base / "drop"
+        folder.mkdir()
+        locked = folder / "locked.fit"
+        shutil.copy(FIT / "running/run_with_coordinates.fit", locked)
+        data = base / "data"
+        data.mkdir()
+        config = base / "config.toml"
+        config.write_text('[athlete]\ntime_zone = "Europe/Berlin"\n', encoding="utf-8")
+        if as_root:
+            for path in (base, folder, data, config):
+                os.chown(path, UNPRIVILEGED, UNPRIVILEGED)
+        locked.chmod(0)
+        environment = {"RUNSTRONG_DATA_DIR": str(data), "RUNSTRONG_CONFIG": str(config), "HOME": str(base)}
+        if as_root:
+            assert setpriv is not None
+            done = subprocess.run(
+                [
+                    setpriv,
+                    f"--reuid={UNPRIVILEGED}",
+                    f"--regid={UNPRIVILEGED}",
+                    "--clear-groups",
+                    "--",
+                    sys.executable,
+                    "-m",
+                    "runstrong_sync",
+                    "import",
+                    "--json",
+                    str(folder),
+                ],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **environment},
+                timeout=300,
+                check=False,
+            )
+            stdout = done.stdout
+        else:
+            stdout = run_main("import", "--json", str(folder), env=environment).stdout
+        summary = json.loads(stdout)
+        assert "permission denied" in summary["rejected"][0]["reason"]
+        assert (folder / "rejected" / "locked.fit").exists()  # set aside, not deleted
+    finally:
+        if as_root:
+            shutil.rmtree(base, ignore_errors=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import FIT
 
-from connectors.fit import activities_from_fit
+from connectors.fitmap import activities_from_fit
 from connectors.fitreader import read_fit_fitparse
 from runstrong_sync.classify import classify
 from runstrong_sync.domain import Label, Zones, ZoneSource, ZoneValue
+from tests.support import FIT
 
 ZONES = Zones(
     max_hr=ZoneValue(190, ZoneSource.CONFIG, "test"),

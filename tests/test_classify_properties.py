@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from runs import LTHR, ZONES, run_from_series, series
 
 from runstrong_sync.classify import RunSummary, classify
 from runstrong_sync.domain import Label, Zones, ZoneSource, ZoneValue
+from tests.runs import LTHR, ZONES, run_from_series, series
 
 # easy < hard; long and hard are both key runs, neither easier than the other
 RANK = {Label.EASY: 0, Label.HARD: 1, Label.LONG: 1}

@@ -6,10 +6,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from runs import LTHR, START, ZONES, run, run_from_series, series
 
 from runstrong_sync.classify import RunHistory, RunSummary, classify
 from runstrong_sync.domain import Activity, Label, Lap, Zones, ZoneSource, ZoneValue
+from tests.runs import LTHR, START, ZONES, run, run_from_series, series
 
 EASY: list[tuple[int, float, float | None]] = [(40 * 60, 2.9, 140.0)]
 

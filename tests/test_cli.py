@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import run_cli, run_main
 
 from runstrong_sync.cli import cli
 from runstrong_sync.errors import ExitStatus
+from tests.support import run_cli, run_main
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

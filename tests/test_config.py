@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
 from pydantic import BaseModel
 
 from runstrong_sync import configfile
-from runstrong_sync.config import Config, load_config, validate
+from runstrong_sync.config import Config, SourcesConfig, load_config, validate
 from runstrong_sync.errors import ConfigError
+from runstrong_sync.sources import plugins
+from tests.support import ROOT
 
 EXAMPLE = ROOT / "config.example.toml"
 
@@ -23,7 +24,10 @@ def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
         if field.exclude:
             continue
         annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation is SourcesConfig:  # one section per installed connector, from its plugin
+            for source, contribution in plugins().items():
+                keys |= _keys(contribution.settings, f"{prefix}{name}.{source}.")
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             keys |= _keys(annotation, f"{prefix}{name}.")
         else:
             keys.add(f"{prefix}{name}")

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 from runstrong_sync.errors import ExitStatus
+from tests.support import ROOT
 
 CONTRIB = ROOT / "contrib"
 UNITS = ("runstrong-sync.service", "runstrong-sync-sync.service", "runstrong-sync-sync.timer")

@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import FIT, run_main
 from icalendar import Calendar
 
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.storage.db import open_database
+from tests.support import FIT, run_main
 
 DISTINCT = (
     "running/activity-small-fenix2-run.fit",

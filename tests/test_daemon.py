@@ -17,7 +17,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import FIT, free_port, run_main
 from sqlalchemy import select
 
 from runstrong_sync.config import Config
@@ -25,6 +24,7 @@ from runstrong_sync.daemon import Daemon
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.storage.db import Database, open_database
 from runstrong_sync.storage.models import SyncRunRow
+from tests.support import FIT, free_port, run_main
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DISTINCT = (
@@ -246,7 +246,8 @@ def test_one_process_serves_watches_and_syncs(env: Path, tmp_path: Path) -> None
         page = requests.get(page_url, timeout=5)
         assert page.status_code == 200 and "week at a glance" in page.text
         assert _load_minutes(page.text) == 0
-        assert requests.get(f"http://127.0.0.1:{port}/feed/{token[:-1]}x/", timeout=5).status_code == 404
+        wrong = token[:-1] + ("y" if token.endswith("x") else "x")  # one character off, never the token
+        assert requests.get(f"http://127.0.0.1:{port}/feed/{wrong}/", timeout=5).status_code == 404
 
         # A run from last week: it shows in the page's four weeks of load once imported.
         run = next((FIT.parent / "demo").glob("2026-11-1*-easy.fit"))

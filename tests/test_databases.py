@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
-from conftest import FIT
 from sqlalchemy import select
 
 from runstrong_sync import athletes, pipeline
@@ -15,6 +14,7 @@ from runstrong_sync.config import Config
 from runstrong_sync.storage import repo, runs
 from runstrong_sync.storage.db import alembic_config, open_database, table_names
 from runstrong_sync.storage.models import ActivityRow, SessionRow
+from tests.support import FIT
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 RUNS = (

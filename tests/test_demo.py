@@ -7,7 +7,8 @@ from pathlib import Path
 
 import icalendar
 import vobject
-from conftest import FIXTURES, run_main
+
+from tests.support import FIXTURES, run_main
 
 
 def test_demo_twice_is_idempotent_and_the_feed_parses(tmp_path: Path, env: Path) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import FIT, ROOT, free_port, run_main
 
 from runstrong_sync import lock
 from runstrong_sync.errors import ExitStatus
+from tests.support import FIT, ROOT, free_port, run_main
 
 
 @dataclass

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from feedkit import JS_DIR, node_ready
 from icalendar import Calendar
 from sqlalchemy import create_engine
 
@@ -18,6 +17,7 @@ from runstrong_sync.config import Config, DatabaseConfig
 from runstrong_sync.domain import Activity, Label
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database, alembic_config, open_database
+from tests.feedkit import JS_DIR, node_ready
 
 NOW = datetime(2026, 11, 25, 3, 30, tzinfo=UTC)
 

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from feedkit import session, sessions_at, unescape, unfold, weekly_sessions
 
 from runstrong_sync.domain import SessionStatus
 from runstrong_sync.feed import FeedSettings, build_busy_feed, build_feed, session_description
+from tests.feedkit import session, sessions_at, unescape, unfold, weekly_sessions
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TODAY = date(2026, 11, 25)

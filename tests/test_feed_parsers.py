@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import icalendar
 import pytest
-from feedkit import (
+
+from runstrong_sync.feed import FeedSettings, build_feed, session_description, session_end
+from runstrong_sync.vtimezone import transitions, vtimezone
+from tests.feedkit import (
     Seen,
     read_ha_ical,
     read_icalendar,
@@ -18,9 +21,6 @@ from feedkit import (
     session,
     unfold,
 )
-
-from runstrong_sync.feed import FeedSettings, build_feed, session_description, session_end
-from runstrong_sync.vtimezone import transitions, vtimezone
 
 # (zone, today): each year-long window holds DST changes, or a change of the rules themselves.
 CASES = [

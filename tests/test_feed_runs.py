@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from feedkit import read_ha_ical, read_icalendar, read_icaljs, read_vobject, unfold
-
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.domain import Activity, Classification, Label, LabelledActivity, Reason
@@ -14,6 +12,7 @@ from runstrong_sync.feed import FeedSettings, build_runs_feed
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
 from runstrong_sync.storage.models import ActivityRow
+from tests.feedkit import read_ha_ical, read_icalendar, read_icaljs, read_vobject, unfold
 
 SETTINGS = FeedSettings(name="Strength for running", time_zone="Europe/Berlin")
 

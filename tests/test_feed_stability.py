@@ -9,13 +9,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from feedkit import weekly_sessions
-
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.plan import reconcile
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
+from tests.feedkit import weekly_sessions
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

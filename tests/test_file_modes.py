@@ -10,9 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import FIT, ROOT
-
 from runstrong_sync.errors import ExitStatus
+from tests.support import FIT, ROOT
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

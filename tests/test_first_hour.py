@@ -17,7 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import FIXTURES, free_port, run_main
+
+from tests.support import FIXTURES, free_port, run_main
 
 DEMO = FIXTURES / "demo"
 

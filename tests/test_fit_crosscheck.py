@@ -11,9 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import FIT, FIXTURES
 
 from connectors.formats import read_activity_file
+from tests.support import FIT, FIXTURES
 
 fitdecode = pytest.importorskip("fitdecode")
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import FIT, run_cli
 
-from connectors.fit import activities_from_fit, anchor_relative_times
+from connectors.fitmap import activities_from_fit, anchor_relative_times
 from connectors.fitreader import read_fit_fitparse
+from tests.support import FIT, run_cli
 
 FR70 = [FIT / "running" / "compressed-speed-distance.fit", FIT / "running_edge" / "antfs-dump.63.fit"]
 

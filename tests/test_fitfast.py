@@ -24,7 +24,8 @@ import pytest
 
 from connectors.fitdata import FitContent
 from connectors.fitfast import FitFastUnsupportedError, crc16, read_fit, read_fit_fast
-from connectors.fitreader import FitCutOffError, FitReadError, read_fit_fitparse, read_fit_salvage
+from connectors.fitreader import FitCutOffError, read_fit_fitparse, read_fit_salvage
+from runstrong_sync.errors import FitReadError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT = ROOT / "fixtures" / "fit"
@@ -133,6 +134,7 @@ def test_fixture_matches_fitparse(path: Path) -> None:
     assert snapshot(combined) == snapshot(expected)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(LARGE is None, reason="ultra-12h-fenix6x_large.fit is not beside the checkout")
 def test_large_fixture_matches_fitparse() -> None:
     assert LARGE is not None
@@ -484,6 +486,7 @@ def first_messages(data: bytes, limit: int) -> bytes | None:
     return fit_file(data[header_size:pos])
 
 
+@pytest.mark.slow
 def test_mutated_files_never_crash_hang_or_disagree() -> None:
     sources = fuzz_sources()
     assert len(sources) >= 8

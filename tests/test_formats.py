@@ -10,15 +10,15 @@ from zoneinfo import ZoneInfo
 
 import fitparse
 import pytest
-from conftest import FIT
 
-from connectors.fitreader import FitReadError
 from connectors.formats import format_of, read_activity_file
 from runstrong_sync.config import Config
+from runstrong_sync.errors import FitReadError
 from runstrong_sync.pipeline import import_paths, ingest
 from runstrong_sync.sources import Imported
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database, open_database
+from tests.support import FIT
 
 ZONE = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, tzinfo=UTC)

@@ -8,17 +8,19 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import FIT
-from fuzzing import cases, judge
+import pytest
 
 from runstrong_sync.config import Config
 from runstrong_sync.pipeline import sync
 from runstrong_sync.storage.db import open_database
+from tests.fuzzing import cases, judge
+from tests.support import FIT
 
 CASES = 1000
 PER_CASE_LIMIT_S = 10.0
 
 
+@pytest.mark.slow
 def test_a_thousand_mutated_fit_files_are_each_imported_or_rejected(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
     work = ((name, data, str(tmp_path), PER_CASE_LIMIT_S) for name, data in cases(FIT, CASES))

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fakegarmin import GarminFake, State, add_demo, demo_fit_files, fit_start
 from icalendar import Calendar
 
 from connectors.garmin import CURSOR_KEY, INDEX_KEY, GarminConnector, activity_file
@@ -22,6 +21,7 @@ from runstrong_sync.errors import ExitStatus
 from runstrong_sync.pipeline import StopRequestedError
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database, open_database
+from tests.fakegarmin import GarminFake, State, add_demo, demo_fit_files, fit_start
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # the morning after the demo's last run
 
@@ -342,11 +342,10 @@ def test_a_sign_in_block_says_to_wait_and_stores_nothing(tmp_path: Path, fake: G
 def test_a_run_from_strava_garmin_and_a_file_is_stored_once(tmp_path: Path, fake: GarminFake) -> None:
     from zoneinfo import ZoneInfo
 
-    from fakestrava import FakeStrava, make_activity, serve
-    from strava_helpers import connect as strava_connect
-    from strava_helpers import make_config as strava_config
-
     from connectors.formats import read_activity_file
+    from tests.fakestrava import FakeStrava, make_activity, serve
+    from tests.strava_helpers import connect as strava_connect
+    from tests.strava_helpers import make_config as strava_config
 
     path = demo_fit_files()[-1]
     run = read_activity_file(path.read_bytes(), path.name, "x", ZoneInfo("UTC")).activities[0]

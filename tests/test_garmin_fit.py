@@ -10,7 +10,6 @@ from typing import Any
 import fitdecode
 import fitparse
 import pytest
-from conftest import FIXTURES, run_cli
 
 from connectors import garmin_fit
 from connectors.fitfast import read_fit_fast
@@ -19,6 +18,7 @@ from runstrong_sync import pipeline
 from runstrong_sync.config import load_config
 from runstrong_sync.domain import Exercise, StrengthSession
 from runstrong_sync.storage.db import open_database
+from tests.support import FIXTURES, run_cli
 
 TODAY = "2026-11-23"
 DURATION_TYPES = {0: "time", 6: "repeat_until_steps_cmplt", 29: "reps"}

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakegarmin import GarminFake, State
-from test_garmin import connect, make_config
 
 from connectors.garmin import GarminConnector
 from connectors.garmin_push import Mappings, mapping_count
@@ -19,6 +17,8 @@ from runstrong_sync.config import Config
 from runstrong_sync.domain import StrengthSession
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.storage.db import Database
+from tests.fakegarmin import GarminFake, State
+from tests.test_garmin import connect, make_config
 
 # A Thursday night: the demo runner's Friday session, and the same a day later, are inside the 48 h
 # stable window.
@@ -181,9 +181,9 @@ def test_push_is_off_unless_asked(tmp_path: Path, fake: GarminFake) -> None:
 
 def test_disconnect_removes_our_coming_workouts_only(tmp_path: Path, fake: GarminFake) -> None:
     from click.testing import CliRunner
-    from test_garmin import cli_env
 
     from runstrong_sync.cli import cli
+    from tests.test_garmin import cli_env
 
     config, db, athlete = planned_db(tmp_path, fake)
     pipeline.sync(config, db, now=NOW)

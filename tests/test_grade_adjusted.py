@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from runs import LTHR, ZONES, run_from_series
 
 from runstrong_sync.classify import classify
 from runstrong_sync.derive import derive_metrics, minetti_cost
 from runstrong_sync.domain import Label
+from tests.runs import LTHR, ZONES, run_from_series
 
 THRESHOLD = 4.0  # m/s, as ZONES configures
 EASY_HR = 0.80 * LTHR

@@ -146,7 +146,7 @@ def test_a_source_needing_reauthorization_is_recorded_and_the_rest_goes_on(tmp_p
         def refused() -> list[pipeline.SourceEvent]:
             raise RunstrongError("Strava refused the refresh token.", exit_status=ExitStatus.REAUTHORIZE)
 
-        result = pipeline._run_source(db, athlete, "strava", refused, NOW, None, report)
+        result = pipeline._run_source(db, athlete, "strava", refused, pipeline.SyncRequest(now=NOW), report)
         assert result.created == 0
         assert report.exit_status == ExitStatus.REAUTHORIZE
         with db.transaction() as session:

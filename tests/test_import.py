@@ -6,9 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import FIT, run_main
-
 from runstrong_sync.errors import ExitStatus
+from tests.support import FIT, run_main
 
 
 def test_import_folder_sets_bad_files_aside_and_exits_with_documented_status(

@@ -9,8 +9,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import FIT, run_main
-
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.domain import Activity
@@ -18,6 +16,7 @@ from runstrong_sync.errors import ExitStatus
 from runstrong_sync.sources import Imported
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
+from tests.support import FIT, run_main
 
 RUN = FIT / "running" / "activity-small-fenix2-run.fit"
 SWIM = FIT / "other_sports" / "swim.fit"

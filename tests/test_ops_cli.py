@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIT, run_main
 from icalendar import Calendar
 
 from runstrong_sync.errors import ExitStatus
+from tests.support import FIT, run_main
 
 
 @pytest.fixture
@@ -80,6 +80,7 @@ def test_lock_of_a_killed_run_does_not_block_the_next(inbox: Path, env: Path) ->
     assert run_main("sync").returncode == 0
 
 
+@pytest.mark.slow
 def test_athletes_each_get_their_own_feed_and_nothing_of_the_others(db_env: Path, tmp_path: Path) -> None:
     coach_inbox = tmp_path / "coach-inbox"
     anna_inbox = tmp_path / "anna-inbox"

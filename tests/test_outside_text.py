@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 import requests
 import uvicorn
-from conftest import FIT, run_main
-from fakestrava import FakeStrava, make_activity, serve
-from feedkit import read_icalendar, read_vobject
-from strava_helpers import NOW, cli_env, connect, sync
 
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
 from runstrong_sync.text import MAX_TEXT, clean_text
+from tests.fakestrava import FakeStrava, make_activity, serve
+from tests.feedkit import read_icalendar, read_vobject
+from tests.strava_helpers import NOW, cli_env, connect, sync
+from tests.support import FIT, run_main
 
 C0 = "".join(chr(c) for c in range(0x20))
 C1 = "".join(chr(c) for c in range(0x80, 0xA0))

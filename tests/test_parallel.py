@@ -10,9 +10,8 @@ import textwrap
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from conftest import FIT, ROOT
-
 from connectors.intake import PARALLEL_MIN_FILES, WorkItem, parse_all
+from tests.support import FIT, ROOT
 
 ZONE = ZoneInfo("Europe/Berlin")
 FILES = (
@@ -63,9 +62,9 @@ def test_without_worker_processes_the_files_are_read_here(tmp_path: Path) -> Non
         import json, sys
         from pathlib import Path
         from zoneinfo import ZoneInfo
-        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
+        sys.path[:0] = [{str(ROOT)!r}]
         from connectors.intake import parse_all
-        from test_parallel import _items
+        from tests.test_parallel import _items
         folder = Path({str(tmp_path)!r})
         results = list(parse_all(_items(folder, 20), ZoneInfo("UTC"), jobs=2))
         print(json.dumps([p.reason is None for _, p in results]))

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import run_cli
+from tests.support import run_cli
 
 TODAY = "2026-11-23"
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"

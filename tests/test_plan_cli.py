@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+
+from tests.support import run_cli
 
 WEEK = [  # (day of December 2026, start UTC, summary)
     ("08", "T060000Z", "Intervals 6 x 800 m"),

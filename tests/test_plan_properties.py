@@ -12,16 +12,16 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from plan_rules import (
+
+from runstrong_sync.domain import Label, SessionStatus, StrengthSession
+from runstrong_sync.plan import DayRun, PlanResult, PlanSettings, Race, plan, week_start
+from tests.plan_rules import (
     check_content,
     check_counts,
     check_session_rules,
     check_spacing,
     day_of,
 )
-
-from runstrong_sync.domain import Label, SessionStatus, StrengthSession
-from runstrong_sync.plan import DayRun, PlanResult, PlanSettings, Race, plan, week_start
 
 ZONES = [ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("UTC")]
 BASE = date(2026, 3, 2)  # a Monday; the weeks span the spring clock change in Berlin and New York

@@ -8,11 +8,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from plan_rules import HEAVY_NAMES
-
 from runstrong_sync.domain import Label, SessionStatus, StrengthSession
 from runstrong_sync.exercises import GROUPS
 from runstrong_sync.plan import DayRun, PlanResult, PlanSettings, Race, plan
+from tests.plan_rules import HEAVY_NAMES
 
 ZONE = ZoneInfo("Europe/Berlin")
 MONDAY = date(2026, 12, 7)

@@ -9,7 +9,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+
+from tests.support import run_cli
 
 TODAY = "2026-11-19"
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"

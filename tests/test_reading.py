@@ -8,10 +8,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import FIT, run_cli
 
 from connectors.fit import normalise_sport
 from connectors.formats import read_activity_file
+from tests.support import FIT, run_cli
 
 ZONE = ZoneInfo("Europe/Berlin")
 GPX = (FIT / "gpx_tcx" / "garmin_example.gpx").read_bytes()

@@ -9,7 +9,8 @@ from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
-from panel import Lived, WeekReport, live, run_panel, runners
+
+from tests.panel import Lived, WeekReport, live, run_panel, runners
 
 KINDS = {
     "evening",

@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
-from feedkit import weekly_sessions
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -35,6 +34,7 @@ from runstrong_sync.plan import reconcile
 from runstrong_sync.server import create_app
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
+from tests.feedkit import weekly_sessions
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 23, 3, 30, tzinfo=BERLIN)

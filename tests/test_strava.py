@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from conftest import FIT
-from fakestrava import FakeStrava, make_activity, serve
-from strava_helpers import NOW, cli_env, connect, history, make_config, rows, state, sync
 from stravalib import model
 
 from connectors.strava import (
@@ -33,6 +30,9 @@ from runstrong_sync.errors import ExitStatus
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database, open_database
 from runstrong_sync.storage.models import ActivityRow
+from tests.fakestrava import FakeStrava, make_activity, serve
+from tests.strava_helpers import NOW, cli_env, connect, history, make_config, rows, state, sync
+from tests.support import FIT
 
 
 @pytest.fixture
@@ -387,7 +387,7 @@ def test_budget_stops_before_the_limit_and_the_next_window_resumes(tmp_path: Pat
 
 
 def test_cli_sync_against_a_strava_compatible_server(tmp_path: Path, fake: FakeStrava) -> None:
-    from conftest import run_main
+    from tests.support import run_main
 
     history(fake, 12)
     config = make_config(tmp_path, fake)
@@ -476,9 +476,9 @@ def test_strava_then_fit_keeps_the_file_detail_and_stravas_tag(tmp_path: Path, f
 
 def test_budget_reads_every_header_set_and_ages_with_the_clock() -> None:
     import requests
-    from fakestrava import fixture
 
     from connectors.strava_http import RateBudget
+    from tests.fakestrava import fixture
 
     examples = fixture("rate_limit_headers_examples.json")
     moment = datetime(2026, 11, 20, 10, 7, tzinfo=UTC)

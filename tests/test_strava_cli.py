@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ROOT, run_cli, run_main
-from fakestrava import ATHLETE_ID, FakeStrava, serve
-from strava_helpers import NOW, cli_env, connect, history, make_config, rows, state
 
 from connectors.strava import INDEX_KEY
+from connectors.strava_cli import ZONES_KEY
 from connectors.strava_http import TOKENS_KEY
-from runstrong_sync.cli.strava import ZONES_KEY
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.storage.db import open_database
+from tests.fakestrava import ATHLETE_ID, FakeStrava, serve
+from tests.strava_helpers import NOW, cli_env, connect, history, make_config, rows, state
+from tests.support import ROOT, run_cli, run_main
 
 
 @pytest.fixture
@@ -195,7 +195,7 @@ def test_new_refresh_token_is_stored_before_the_new_access_token_is_used(
         seen.append(state(db, config, TOKENS_KEY))
         assert fake.fresh_access, "the new access token was used before it was stored"
 
-    from strava_helpers import sync
+    from tests.strava_helpers import sync
 
     sync(db, config, fake, on_token_received=check_committed)
     stored = state(db, config, TOKENS_KEY)

@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 import requests
 import uvicorn
-from fakestrava import ATHLETE_ID, FakeStrava, fixture, make_activity, serve
 from starlette.applications import Starlette
-from strava_helpers import NOW, connect, history, make_config, rows, state, sync
 
 from connectors.strava import INDEX_KEY, QUEUE_KEY
 from connectors.strava_http import TOKENS_KEY, StravaAccessError
@@ -28,6 +26,8 @@ from connectors.strava_webhook import (
     webhook_routes,
 )
 from runstrong_sync.storage.db import Database
+from tests.fakestrava import ATHLETE_ID, FakeStrava, fixture, make_activity, serve
+from tests.strava_helpers import NOW, connect, history, make_config, rows, state, sync
 
 VERIFY = "a-long-random-string"
 

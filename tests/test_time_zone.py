@@ -11,7 +11,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import FIXTURES, free_port, run_cli
 
 from connectors.formats import read_activity_file
 from runstrong_sync import tzdetect
@@ -19,6 +18,7 @@ from runstrong_sync.pipeline import DEFAULT_ATHLETE, ingest
 from runstrong_sync.sources import Imported
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
+from tests.support import FIXTURES, free_port, run_cli
 
 NEW_YORK_RUN = FIXTURES / "labelled" / "easy-club.fit"  # written with local time = UTC-5
 

@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIT
 
 from runstrong_sync.config import Config
 from runstrong_sync.pipeline import SyncReport
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database, open_database
 from runstrong_sync.watch import Arrivals, watch_inbox
+from tests.support import FIT
 
 SETTLE_S = 0.4
 
@@ -147,9 +147,8 @@ def test_arrivals_wait_for_quiet_and_track_open_files() -> None:
 
 
 def test_watch_without_an_inbox_says_what_to_set(env: Path) -> None:
-    from conftest import run_main
-
     from runstrong_sync.errors import ExitStatus
+    from tests.support import run_main
 
     result = run_main("watch")
     assert result.returncode == ExitStatus.CONFIG, result.stderr

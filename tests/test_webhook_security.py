@@ -17,9 +17,6 @@ from typing import Any
 import pytest
 import requests
 import uvicorn
-from conftest import run_main
-from fakestrava import ATHLETE_ID, FakeStrava, fixture, serve
-from strava_helpers import NOW, cli_env, connect, history, make_config, rows, state, sync
 
 from connectors.strava import QUEUE_KEY
 from connectors.strava_http import TOKENS_KEY, StravaAccessError
@@ -29,6 +26,9 @@ from runstrong_sync.config import Config
 from runstrong_sync.server import create_app
 from runstrong_sync.storage import repo, tombstones
 from runstrong_sync.storage.db import Database
+from tests.fakestrava import ATHLETE_ID, FakeStrava, fixture, serve
+from tests.strava_helpers import NOW, cli_env, connect, history, make_config, rows, state, sync
+from tests.support import run_main
 
 STREAM_BUDGET = 5
 

@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import uvicorn
-from conftest import run_main
 
 from runstrong_sync.config import load_config
 from runstrong_sync.server.app import create_app
 from runstrong_sync.storage.db import open_database
 from runstrong_sync.storage.models import Athlete
+from tests.support import run_main
 
 TODAY = "2026-11-19"  # a Thursday inside the sample: done runs this week, expected ones next week
 ZONE = ZoneInfo("Europe/Berlin")

@@ -12,10 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_main
-from fakestrava import FakeStrava, make_activity, serve
 from sqlalchemy import func, select
-from strava_helpers import NOW, history
 
 from connectors import strava_http as http
 from runstrong_sync import pipeline
@@ -23,6 +20,9 @@ from runstrong_sync.config import Config
 from runstrong_sync.storage import locks, repo
 from runstrong_sync.storage.db import open_database
 from runstrong_sync.storage.models import ActivitySource, Athlete
+from tests.fakestrava import FakeStrava, make_activity, serve
+from tests.strava_helpers import NOW, history
+from tests.support import ROOT, run_main
 
 ROUNDS = int(os.environ.get("RUNSTRONG_WORKER_ROUNDS", "20"))
 SQUAD = ("default", "anna", "ben")

@@ -7,11 +7,10 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import FIT, ROOT, run_cli
-from runs import START, run
-
 from runstrong_sync.domain import Activity, ZoneSource, ZoneValue
 from runstrong_sync.zones import estimate_zones, resolve_zones, zones_from_strava
+from tests.runs import START, run
+from tests.support import FIT, ROOT, run_cli
 
 STRAVA = {
     "heart_rate": {

@@ -24,8 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from runstrong_sync import athletes, pipeline, render
-from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
+from runstrong_sync.cli.group import cli
 from runstrong_sync.config import Config
 from runstrong_sync.domain import Label
 from runstrong_sync.errors import ConfigError, ExitStatus, RunstrongError

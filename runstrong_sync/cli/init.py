@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from runstrong_sync import configfile
-from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
+from runstrong_sync.cli.group import cli
 from runstrong_sync.config import WEEKDAYS, Equipment, default_config_path, pace_to_speed, validate
 from runstrong_sync.errors import ConfigError
 

@@ -13,9 +13,9 @@ import click
 from rich.table import Table
 
 from runstrong_sync import athletes, health, pipeline
-from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.cli.edit import confirm
+from runstrong_sync.cli.group import cli
 from runstrong_sync.config import Config
 from runstrong_sync.daemon import Daemon
 from runstrong_sync.errors import ConfigError

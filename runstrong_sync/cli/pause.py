@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import click
 
-from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
+from runstrong_sync.cli.group import cli
 from runstrong_sync.storage import planstate
 
 

@@ -7,10 +7,10 @@ import sys
 import click
 
 from runstrong_sync import pipeline
-from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.cli.core import feed
 from runstrong_sync.cli.edit import confirm
+from runstrong_sync.cli.group import cli
 from runstrong_sync.storage import repo
 
 

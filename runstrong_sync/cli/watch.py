@@ -7,10 +7,10 @@ import threading
 from types import FrameType
 
 from runstrong_sync import render
-from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
+from runstrong_sync.cli.group import cli
 from runstrong_sync.pipeline import SyncReport
-from runstrong_sync.watch import inbox_to_watch, watch_inbox
+from runstrong_sync.watch import targets_to_watch, watch_inbox
 
 
 @cli.command()
@@ -24,7 +24,7 @@ def watch(app: App) -> int:
     Ctrl-C or SIGTERM stops it (exit status 0) once the file in hand is done.
     """
     stop = threading.Event()
-    inbox = inbox_to_watch(app.config)
+    folders = ", ".join(str(target.folder) for target in targets_to_watch(app.config))
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         app.errors.print(
@@ -34,7 +34,7 @@ def watch(app: App) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    app.errors.print(f"Watching {inbox} (Ctrl-C stops).", highlight=False)
+    app.errors.print(f"Watching {folders} (Ctrl-C stops).", highlight=False)
 
     def show(report: SyncReport) -> None:
         render.print_rejections(app.errors, report.rejected)

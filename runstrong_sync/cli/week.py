@@ -6,8 +6,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
+from runstrong_sync.cli.group import cli
 from runstrong_sync.domain import Label
 from runstrong_sync.plan import FORM_MARKER
 from runstrong_sync.render import LABEL_STYLES

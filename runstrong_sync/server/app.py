@@ -8,29 +8,45 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import TextIO
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.strava_webhook import webhook_routes
-from runstrong_sync import athletes
-from runstrong_sync.config import Config
+from runstrong_sync import athletes, sources
+from runstrong_sync.config import Config, load_config
 from runstrong_sync.errors import RunstrongError
 from runstrong_sync.feed import FEED_NAMES
 from runstrong_sync.pipeline import DEFAULT_ATHLETE, feed_files
 from runstrong_sync.server.feeds import FeedBody, FeedRegistry, accepts_gzip
-from runstrong_sync.storage.db import Database
+from runstrong_sync.storage.db import Database, open_database
 from runstrong_sync.web.loader import week_resolver
 from runstrong_sync.web.page import page_routes
 
 access_log = logging.getLogger("runstrong_sync.access")
+ACCESS_FORMAT = "%(asctime)s %(message)s"
+
+
+def setup_access_log(stream: TextIO | None = None) -> None:
+    """Access lines on stderr (or ``stream``); the HTTP server's own access log stays off, since
+    it would show the secret token in every feed path."""
+    logger = logging.getLogger("runstrong_sync.access")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not logger.handlers:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(logging.Formatter(ACCESS_FORMAT))
+        logger.addHandler(handler)
+
+
 CONTENT_TYPE = b"text/calendar; charset=utf-8"
 NOT_FOUND = b"Not found\n"
 FEED_PATH = re.compile(r"^/(feed|strava/webhook)/[^/]*")
@@ -202,11 +218,10 @@ def config_feed_files(config: Config, db: Database) -> Callable[[str], Mapping[s
 def standard_routes(
     config: Config, db: Database, registry: FeedRegistry, clock: Callable[[], datetime] | None = None
 ) -> list[BaseRoute]:
-    """The week page under each athlete's secret path, and Strava's webhook when Strava is on."""
+    """The week page under each athlete's secret path, and each connector's routes (webhooks)."""
     clock = clock or (lambda: datetime.now(config.athlete.zone))
     routes: list[BaseRoute] = list(page_routes(week_resolver(db, config, clock, registry.resolve), clock))
-    if config.sources.strava.enabled:
-        routes += webhook_routes(db, config.sources.strava.webhook_verify_token)
+    routes += sources.routes(config, db)
     return routes
 
 
@@ -261,10 +276,6 @@ def feed_urls(base_url: str, token: str, names: Sequence[str]) -> dict[str, dict
 def from_environment() -> Starlette:
     """The application for any ASGI server (``uvicorn --factory``, ``granian --factory``): the
     configuration is found as the command line finds it ($RUNSTRONG_CONFIG and the rest)."""
-    from runstrong_sync.config import load_config
-    from runstrong_sync.server.run import setup_access_log
-    from runstrong_sync.storage.db import open_database
-
     config = load_config()
     setup_access_log()
     return create_app(config, open_database(config.database_url))

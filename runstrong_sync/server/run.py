@@ -7,32 +7,18 @@ and as much as nginx with two workers each: see bench/feed_server.py.
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from runstrong_sync.config import Config
 from runstrong_sync.errors import RunstrongError
+from runstrong_sync.server.app import create_app, setup_access_log
 from runstrong_sync.storage.db import Database
 
-ACCESS_FORMAT = "%(asctime)s %(message)s"
 APP_FACTORY = "runstrong_sync.server.app:from_environment"
-
-
-def setup_access_log(stream: TextIO | None = None) -> None:
-    """Access lines on stderr (or ``stream``); the HTTP server's own access log stays off, since
-    it would show the secret token in every feed path."""
-    logger = logging.getLogger("runstrong_sync.access")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    if not logger.handlers:
-        handler = logging.StreamHandler(stream or sys.stderr)
-        handler.setFormatter(logging.Formatter(ACCESS_FORMAT))
-        logger.addHandler(handler)
 
 
 def run(host: str, port: int, *, workers: int = 1, config_path: Path | None = None) -> None:
@@ -73,8 +59,6 @@ def start_in_background(config: Config, db: Database) -> BackgroundServer:
     """Serve every athlete's feeds and pages from a thread, for the daemon. uvicorn rather than
     granian here: granian manages its own processes and signals, which belong to the daemon."""
     import uvicorn
-
-    from runstrong_sync.server.app import create_app
 
     setup_access_log()
     app = create_app(config, db)

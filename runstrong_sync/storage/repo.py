@@ -21,6 +21,7 @@ from runstrong_sync.domain import (
     LabelledActivity,
     SessionStatus,
     StrengthSession,
+    SyncOutcome,
 )
 from runstrong_sync.storage import codec
 from runstrong_sync.storage.models import (
@@ -507,7 +508,9 @@ def add_rejection(
 
 
 def start_sync_run(session: Session, athlete_id: int, source: str, now: datetime) -> SyncRunRow:
-    run = SyncRunRow(athlete_id=athlete_id, source=source, started_at=now, outcome="running", summary_json={})
+    run = SyncRunRow(
+        athlete_id=athlete_id, source=source, started_at=now, outcome=SyncOutcome.RUNNING, summary_json={}
+    )
     session.add(run)
     session.flush()
     return run

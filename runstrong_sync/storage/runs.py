@@ -8,12 +8,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from runstrong_sync.domain import SyncOutcome
 from runstrong_sync.health import OK_OUTCOMES, SourceHealth
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.models import RejectionRow, SyncRunRow
 
 PIPELINE = "pipeline"
-RUNNING = "running"
+RUNNING = SyncOutcome.RUNNING
 
 
 def start(session: Session, athlete_id: int, source: str, now: datetime) -> int:
@@ -21,7 +22,7 @@ def start(session: Session, athlete_id: int, source: str, now: datetime) -> int:
 
 
 def finish(
-    session: Session, run_id: int, outcome: str, now: datetime, summary: dict[str, Any] | None = None
+    session: Session, run_id: int, outcome: SyncOutcome, now: datetime, summary: dict[str, Any] | None = None
 ) -> None:
     run = session.get(SyncRunRow, run_id)
     if run is None:
@@ -37,7 +38,7 @@ def close_abandoned(session: Session, athlete_id: int, now: datetime) -> int:
         select(SyncRunRow).where(SyncRunRow.athlete_id == athlete_id, SyncRunRow.outcome == RUNNING)
     ).all()
     for run in abandoned:
-        run.outcome = "interrupted"
+        run.outcome = SyncOutcome.INTERRUPTED
         run.finished_at = now
         run.summary_json = {"message": "the process ended before this run finished"}
     return len(abandoned)

@@ -1,4 +1,5 @@
-"""`runstrong-sync garmin auth|status|disconnect`: sign in to Garmin Connect once, look, let go.
+"""`runstrong-sync garmin auth|status|disconnect`: sign in to Garmin Connect once, look, let go;
+`runstrong-sync workouts --fit DIR`: the coming sessions as FIT workout files.
 
 The garminconnect library is imported only inside the commands, so `--help` works without the
 `garmin` extra installed.
@@ -13,7 +14,7 @@ from typing import Any
 import click
 from sqlalchemy import delete
 
-from runstrong_sync.cli import cli
+from connectors.garmin_plugin import GarminSettings
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.errors import RunstrongError
 from runstrong_sync.storage import repo
@@ -25,7 +26,7 @@ CURSOR_KEY = "garmin.backfill"
 GARMIN_KEYS = (TOKENS_KEY, INDEX_KEY, CURSOR_KEY, "garmin.scan")
 
 
-@cli.group()
+@click.group()
 def garmin() -> None:
     """Sign in to Garmin Connect (auth), see the connection (status), or remove it (disconnect)."""
 
@@ -58,7 +59,7 @@ def auth(app: App, email: str | None) -> int:
         repo.set_state(session, athlete, garmin_api.TOKENS_KEY, stored, app.now())
     name = who.get("full_name") or who.get("display_name") or "your account"
     click.echo(f"Connected to Garmin Connect as {name}.")
-    if not app.config.sources.garmin.enabled:
+    if not app.config.sources.get("garmin", GarminSettings).enabled:
         click.echo("Next: set `enabled = true` under [sources.garmin] so `runstrong-sync sync` uses it.")
     return 0
 
@@ -77,7 +78,7 @@ def status(app: App) -> int:
     from connectors import garmin_push
 
     pushed = garmin_push.mapping_count(app.db, athlete)
-    settings = app.config.sources.garmin
+    settings = app.config.sources.get("garmin", GarminSettings)
     lines = [
         f"Garmin Connect sync: {'enabled' if settings.enabled else 'disabled'}; "
         f"workouts to the watch: {'on' if settings.push_workouts else 'off'}"
@@ -150,7 +151,7 @@ def disconnect(app: App, yes: bool) -> int:
     return 0
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--fit",
     "fit_dir",

@@ -21,10 +21,9 @@ from stravalib.protocol import Scope
 from connectors import strava as connector
 from connectors import strava_http as http
 from connectors import strava_webhook as webhooks
+from connectors.strava_plugin import StravaSettings
 from runstrong_sync import pipeline
-from runstrong_sync.cli import cli
 from runstrong_sync.cli.app import App, pass_app
-from runstrong_sync.config import StravaSourceConfig
 from runstrong_sync.errors import ConfigError, RunstrongError
 from runstrong_sync.storage import repo, tombstones
 
@@ -33,12 +32,12 @@ ZONES_KEY = "strava.zones"
 CALLBACK_PATH = "/authorized"
 
 
-@cli.group()
+@click.group()
 def strava() -> None:
     """Connect Strava (auth), see the connection (status), or remove it and its data (disconnect)."""
 
 
-def _credentials(settings: StravaSourceConfig) -> tuple[int, str]:
+def _credentials(settings: StravaSettings) -> tuple[int, str]:
     missing = [
         name
         for name, value in (("client_id", settings.client_id), ("client_secret", settings.client_secret))
@@ -107,7 +106,7 @@ def _wait_for_callback(server: _OneShot, timeout_s: float) -> dict[str, str] | N
 @pass_app
 def auth(app: App, port: int, browser: bool, timeout_s: int) -> int:
     """Authorize runstrong-sync to read your Strava activities (once; tokens are kept in the database)."""
-    settings = app.config.sources.strava
+    settings = app.config.sources.get("strava", StravaSettings)
     client_id, client_secret = _credentials(settings)
     server = _OneShot(("127.0.0.1", port), _Callback)
     try:
@@ -225,7 +224,7 @@ def status(app: App) -> int:
         pending, queue = get(connector.PENDING_KEY), get(connector.QUEUE_KEY)
         done, rate = get(connector.QUEUE_DONE_KEY), get(http.RATE_KEY)
         hidden = tombstones.count(session, athlete)
-    settings = app.config.sources.strava
+    settings = app.config.sources.get("strava", StravaSettings)
     lines = [f"Strava sync: {'enabled' if settings.enabled else 'disabled'} (api {settings.api_base_url})"]
     if tokens.get("refresh_token"):
         expires = datetime.fromtimestamp(int(tokens.get("expires_at") or 0), UTC)
@@ -279,7 +278,7 @@ def disconnect(app: App, yes: bool) -> int:
     try:
         session_ = connector.session_for(app.config)
         client = http.make_client(session_)
-        settings = app.config.sources.strava
+        settings = app.config.sources.get("strava", StravaSettings)
         keeper = http.TokenKeeper(
             client,
             context.load_state,
