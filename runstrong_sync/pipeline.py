@@ -9,15 +9,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runstrong_sync import athletes, health, lock, upcoming
+from runstrong_sync import athletes, health, lock
 from runstrong_sync import classify as classifier
 from runstrong_sync import plan as planner
 from runstrong_sync.config import WEEKDAYS, Config
 from runstrong_sync.domain import Activity, Label, StrengthSession, Zones
 from runstrong_sync.errors import DatabaseError, ExitStatus, RunstrongError
-from runstrong_sync.feed import FeedSettings, build_busy_feed, build_feed, build_runs_feed
 from runstrong_sync.fileio import write_atomic
 from runstrong_sync.sources import (
     ConnectorContext,
@@ -34,6 +33,9 @@ from runstrong_sync.storage import repo, runs
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import Athlete
 from runstrong_sync.zones import resolve_zones, zones_from_strava
+
+if TYPE_CHECKING:  # feed writing (icalendar) and plan calendars (requests) are imported where used
+    from runstrong_sync.feed import FeedSettings
 
 log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = athletes.DEFAULT_ATHLETE
@@ -310,6 +312,8 @@ def upcoming_events(
     source = config.planner.upcoming_runs_ics
     if not source:
         return []
+    from runstrong_sync import upcoming
+
     today = now.astimezone(config.athlete.zone).date()
     try:
         events = upcoming.read_upcoming(source, config.athlete.zone, today, http_session=http_session)
@@ -375,6 +379,8 @@ def replan(
 
 
 def feed_settings(config: Config) -> FeedSettings:
+    from runstrong_sync.feed import FeedSettings
+
     f = config.feed
     return FeedSettings(
         name=f.name,
@@ -429,6 +435,8 @@ def publish(
     ignore_health_of: Sequence[str] = (),
 ) -> tuple[Path, bool]:
     """Write every enabled feed atomically; returns the main feed's path and whether it changed."""
+    from runstrong_sync.feed import build_busy_feed, build_feed, build_runs_feed
+
     files = feed_files(config, path)
     today = now.astimezone(config.athlete.zone).date()
     settings = feed_settings(config)

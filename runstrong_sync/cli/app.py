@@ -7,15 +7,16 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.logging import RichHandler
 
-from runstrong_sync import athletes, pipeline
-from runstrong_sync.config import Config, load_config
 from runstrong_sync.errors import ConfigError
-from runstrong_sync.storage.db import Database, open_database
+
+if TYPE_CHECKING:  # imported where used, so that `--help` and light commands start quickly
+    from runstrong_sync.config import Config
+    from runstrong_sync.storage.db import Database
 
 
 @dataclass
@@ -34,6 +35,8 @@ class App:
     def file_config(self) -> Config:
         """The configuration file's values, before any athlete's own settings."""
         if self._file_config is None:
+            from runstrong_sync.config import load_config
+
             self._file_config = load_config(self.config_path)
         return self._file_config
 
@@ -44,6 +47,8 @@ class App:
             if self.athlete_key is None:
                 self._config = self.file_config
             else:
+                from runstrong_sync import athletes, pipeline
+
                 now = pipeline.now_for(self.today, self.file_config)
                 _, self._config = athletes.config_for(self.db, self.file_config, self.athlete_key, now)
         return self._config
@@ -57,13 +62,19 @@ class App:
     @property
     def db(self) -> Database:
         if self._db is None:
+            from runstrong_sync.storage.db import open_database
+
             self._db = open_database(self.file_config.database_url)
         return self._db
 
     def now(self) -> datetime:
+        from runstrong_sync import pipeline
+
         return pipeline.now_for(self.today, self.config)
 
     def athlete(self) -> int:
+        from runstrong_sync import athletes, pipeline
+
         key = self.athlete_key or pipeline.DEFAULT_ATHLETE
         athlete, _ = athletes.config_for(self.db, self.file_config, key, self.now())
         return athlete
@@ -85,6 +96,8 @@ def parse_today(value: str | None) -> date | None:
 
 
 def setup_logging(verbose: bool, console: Console) -> None:
+    from rich.logging import RichHandler
+
     level = logging.DEBUG if verbose else logging.WARNING
     handler = RichHandler(console=console, show_path=False, show_time=verbose, markup=False)
     logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
