@@ -320,18 +320,29 @@ def row_classification(row: ActivityRow) -> Classification | None:
     )
 
 
-def activity_rows(session: Session, athlete_id: int, since: datetime | None = None) -> Sequence[ActivityRow]:
+def activity_rows(
+    session: Session,
+    athlete_id: int,
+    since: datetime | None = None,
+    *,
+    limit: int | None = None,
+) -> Sequence[ActivityRow]:
+    """The athlete's activities from ``since`` on, oldest first; with ``limit``, only the newest
+    ``limit`` of them. Filtered and limited in SQL, on the (athlete, start) index."""
     query = select(ActivityRow).where(ActivityRow.athlete_id == athlete_id)
     if since is not None:
         query = query.where(ActivityRow.start_utc >= since)
-    return session.scalars(query.order_by(ActivityRow.start_utc, ActivityRow.id)).all()
+    if limit is None:
+        return session.scalars(query.order_by(ActivityRow.start_utc, ActivityRow.id)).all()
+    newest = session.scalars(query.order_by(ActivityRow.start_utc.desc(), ActivityRow.id.desc()).limit(limit))
+    return list(reversed(newest.all()))
 
 
 def labelled_activities(
-    session: Session, athlete_id: int, since: datetime | None = None
+    session: Session, athlete_id: int, since: datetime | None = None, *, limit: int | None = None
 ) -> list[LabelledActivity]:
     out = []
-    for row in activity_rows(session, athlete_id, since):
+    for row in activity_rows(session, athlete_id, since, limit=limit):
         classification = row_classification(row)
         if classification is not None:
             out.append(LabelledActivity(row.id, row_to_activity(row), classification))
