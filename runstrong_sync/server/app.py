@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -90,7 +89,7 @@ class FeedEndpoint:
         if feed is None:
             await _plain(send, 404, NOT_FOUND, head)
             return
-        body = feed.body
+        body = feed.current()
         if body is None:
             # A real athlete whose feed was not written yet: come back later, keep the calendar.
             message = b"The feed has not been written yet; run `runstrong-sync sync`.\n"
@@ -166,6 +165,52 @@ class AccessLog:
             )
 
 
+class BodyTooLargeError(Exception):
+    pass
+
+
+class BodyLimit:
+    """Caps request bodies (the Strava webhook is the route that reads one): a declared length
+    over ``max_bytes`` is answered 413 before a byte is read, and a body that grows past it while
+    it streams in ends the request the same way. GET and HEAD bodies are never read."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        declared = _headers(scope).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _plain(send, 413, b"Request body too large\n", False, [(b"connection", b"close")])
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLargeError
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, watched_send)
+        except BodyTooLargeError:
+            if started:
+                raise
+            await _plain(send, 413, b"Request body too large\n", False, [(b"connection", b"close")])
+
+
 class FeedFastPath:
     """Sends GET and HEAD of a feed straight to its endpoint, past the router: a calendar's
     poll is the request this server answers most, and most often with 304."""
@@ -215,21 +260,13 @@ def create_app(
     db: Database,
     extra_routes: Sequence[BaseRoute] = (),
     *,
-    refresh_seconds: float = 1.0,
+    check_seconds: float = 1.0,
     files_for: Callable[[str], Mapping[str, Path]] | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
-    """The server's application. Tokens and feed files are re-read every ``refresh_seconds``;
-    ``clock`` says what "now" is for the week page (tests pin it)."""
-    registry = FeedRegistry(db, files_for or config_feed_files(config, db), refresh_seconds)
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        registry.start()
-        try:
-            yield
-        finally:
-            registry.stop()
+    """The server's application. A request looks for new tokens and a changed feed file when the
+    last look is ``check_seconds`` old; ``clock`` says what "now" is for the week page (tests pin it)."""
+    registry = FeedRegistry(db, files_for or config_feed_files(config, db), check_seconds)
 
     endpoints = {name: FeedEndpoint(registry, name) for name in FEED_NAMES}
     routes: list[BaseRoute] = [
@@ -238,9 +275,10 @@ def create_app(
     ]
     routes += standard_routes(config, db, registry, clock)
     routes += list(extra_routes)
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes)
     app.state.feeds = registry
     app.add_middleware(FeedFastPath, endpoints=endpoints)
+    app.add_middleware(BodyLimit, max_bytes=config.server.max_body_bytes)
     app.add_middleware(AccessLog)  # added last, so it runs first and sees every request
     return app
 
