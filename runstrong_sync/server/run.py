@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import logging
 import os
 import socket
 import sys
@@ -25,7 +24,6 @@ from runstrong_sync.config import Config, ServerConfig
 from runstrong_sync.errors import ConfigError, RunstrongError
 from runstrong_sync.storage.db import Database
 
-ACCESS_FORMAT = "%(asctime)s %(message)s"
 APP_FACTORY = "runstrong_sync.server.app:from_environment"
 BACKLOG = 1024  # connections the kernel queues while the workers are busy
 
@@ -33,13 +31,9 @@ BACKLOG = 1024  # connections the kernel queues while the workers are busy
 def setup_access_log(stream: TextIO | None = None) -> None:
     """Access lines on stderr (or ``stream``); the HTTP server's own access log stays off, since
     it would show the secret token in every feed path."""
-    logger = logging.getLogger("runstrong_sync.access")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    if not logger.handlers:
-        handler = logging.StreamHandler(stream or sys.stderr)
-        handler.setFormatter(logging.Formatter(ACCESS_FORMAT))
-        logger.addHandler(handler)
+    from runstrong_sync.server.app import access_file
+
+    access_file.stream = stream or sys.stderr
 
 
 def check_port_free(host: str, port: int) -> None:
