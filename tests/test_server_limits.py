@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from test_server_http import Server, get, start_server, stop
+from test_server_http import Server, free_port, get, start_server, stop
 
 from runstrong_sync.errors import ConfigError, ExitStatus
 from runstrong_sync.server.run import check_port_free
@@ -129,3 +129,51 @@ def test_a_large_body_is_refused_before_it_is_read(server: Server) -> None:
     assert response.status == 413
     connection.close()
     assert get(server, server.path())[0] == 200
+
+
+def test_a_streamed_body_is_cut_at_the_limit(tmp_path: Path) -> None:
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from test_server_http import prepare
+
+    from runstrong_sync.config import load_config
+    from runstrong_sync.server import create_app
+    from runstrong_sync.server.run import serve_in_thread
+    from runstrong_sync.storage.db import open_database
+
+    received: list[int] = []
+
+    async def echo(request: Request) -> PlainTextResponse:
+        body = await request.body()
+        received.append(len(body))
+        return PlainTextResponse(str(len(body)))
+
+    config = load_config(prepare(tmp_path / "streamed"), environ={})
+    db = open_database(config.database_url)
+    port = free_port()
+    server = serve_in_thread(
+        create_app(config, db, [Route("/echo", echo, methods=["POST"])]), "127.0.0.1", port
+    )
+    try:
+
+        def chunks(size: int) -> Iterator[bytes]:
+            for _ in range(size // 4096):
+                yield b"x" * 4096
+
+        small = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        small.request("POST", "/echo", body=chunks(32 * 1024), encode_chunked=True)
+        assert small.getresponse().read() == b"32768"
+        small.close()
+        big = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            big.request("POST", "/echo", body=chunks(config.server.max_body_bytes * 4), encode_chunked=True)
+            status = big.getresponse().status
+        except OSError:  # the server may close before the client has sent everything
+            status = 413
+        big.close()
+        assert status == 413
+        assert received == [32 * 1024]  # the endpoint never saw the big one
+    finally:
+        server.stop()
+        db.dispose()
