@@ -31,15 +31,18 @@ from runstrong_sync.sources import (
 )
 from runstrong_sync.storage import repo, runs
 from runstrong_sync.storage.db import Database
-from runstrong_sync.storage.models import Athlete
-from runstrong_sync.zones import resolve_zones, zones_from_strava
+from runstrong_sync.storage.models import ActivityRow, Athlete
+from runstrong_sync.zones import HISTORY_DAYS, resolve_zones, zones_from_strava
 
 if TYPE_CHECKING:  # feed writing (icalendar) and plan calendars (requests) are imported where used
+    from sqlalchemy.orm import Session
+
     from runstrong_sync.feed import FeedSettings
 
 log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = athletes.DEFAULT_ATHLETE
 RELABEL_WINDOW_DAYS = 56  # labels that depend on recent history are refreshed this far back
+CLASSIFY_LOOKBACK_DAYS = 91  # a label looks back at most 90 days (classify's RunHistory.before)
 PLAN_NOTES_KEY = "plan.notes"
 UPCOMING_KEY = "plan.upcoming"  # the last good copy of the training plan's events
 LOCK_FILE = lock.SYNC_LOCK
@@ -216,9 +219,41 @@ def _zones_for(config: Config, strava: dict[str, Any] | None, history: Sequence[
 def current_zones(db: Database, athlete: int, config: Config) -> Zones:
     """Configuration first, then Strava's athlete zones, then estimates from stored runs."""
     with db.transaction() as session:
-        history = [repo.row_to_activity(row) for row in repo.activity_rows(session, athlete)]
+        newest = repo.newest_start(session, athlete)
+        since = None if newest is None else newest - timedelta(days=HISTORY_DAYS + 1)
+        _, history = _window(session, athlete, since)
         strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
     return _zones_for(config, strava, history)
+
+
+def _relabel_since(session: Session, athlete: int, now: datetime) -> datetime | None:
+    """The oldest start relabelling reads: the recent runs it relabels and what their labels look
+    back on, the runs the zones are estimated from, and the history of any unlabelled activity."""
+    newest = repo.newest_start(session, athlete)
+    if newest is None:
+        return None
+    since = min(
+        now - timedelta(days=RELABEL_WINDOW_DAYS + CLASSIFY_LOOKBACK_DAYS),
+        newest - timedelta(days=HISTORY_DAYS + 1),
+    )
+    unlabelled = repo.oldest_unlabelled(session, athlete)
+    if unlabelled is not None:
+        since = min(since, unlabelled - timedelta(days=CLASSIFY_LOOKBACK_DAYS))
+    return since
+
+
+def _window(
+    session: Session, athlete: int, since: datetime | None
+) -> tuple[Sequence[ActivityRow], list[Activity]]:
+    """The stored activities from ``since`` on (all with None), decoded; all of them when the
+    newest run is too old for the window to hold the runs the zones are estimated from."""
+    rows = repo.activity_rows(session, athlete, since)
+    activities = [repo.row_to_activity(row) for row in rows]
+    if since is not None:
+        runs = [a.start_utc for a in activities if a.is_run and a.derived is not None]
+        if not runs or max(runs) - timedelta(days=HISTORY_DAYS + 1) < since:
+            return _window(session, athlete, None)
+    return rows, activities
 
 
 def _label_basis(zones: Zones) -> dict[str, Any]:
@@ -242,13 +277,15 @@ def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everyt
     """
     changed = 0
     with db.transaction() as session:
-        rows = repo.activity_rows(session, athlete)
-        activities = [repo.row_to_activity(row) for row in rows]
+        since = None if everything else _relabel_since(session, athlete, now)
+        rows, activities = _window(session, athlete, since)
         zones = _zones_for(config, repo.get_state(session, athlete, STRAVA_ZONES_KEY), activities)
         basis = _label_basis(zones)
         if repo.get_state(session, athlete, LABEL_BASIS_KEY) != basis:
             everything = True  # new thresholds or a new classifier: every label may change
             repo.set_state(session, athlete, LABEL_BASIS_KEY, basis, now)
+            if since is not None:
+                rows, activities = _window(session, athlete, None)
         history = classifier.RunHistory(
             classifier.RunSummary(a.start_utc.timestamp(), a.moving_s, a.distance_m, a.avg_speed_mps)
             for a in activities
@@ -348,11 +385,11 @@ def replan(
     planned = planner.planned_runs(upcoming_events(db, athlete, config, now, http_session), settings.zone)
     runs = planner.merge_runs(done, expected, today, planned)
     with db.transaction() as session:
-        previous = repo.load_sessions(session, athlete)
+        previous = repo.load_sessions(session, athlete, since)  # older sessions stay as they are
         result = planner.plan(
             now=now, runs=runs, strength_days=strength_days, previous=previous, settings=settings
         )
-        counts = repo.save_sessions(session, athlete, result.sessions, config.athlete.time_zone, now)
+        counts = repo.save_sessions(session, athlete, result.sessions, config.athlete.time_zone, now, since)
         repo.set_state(
             session,
             athlete,
@@ -394,9 +431,9 @@ def feed_settings(config: Config) -> FeedSettings:
     )
 
 
-def stored_sessions(db: Database, athlete: int) -> list[StrengthSession]:
+def stored_sessions(db: Database, athlete: int, since: datetime | None = None) -> list[StrengthSession]:
     with db.transaction() as session:
-        return repo.load_sessions(session, athlete)
+        return repo.load_sessions(session, athlete, since)
 
 
 def feed_files(config: Config, path: Path | None = None) -> dict[str, Path]:
@@ -440,7 +477,7 @@ def publish(
     files = feed_files(config, path)
     today = now.astimezone(config.athlete.zone).date()
     settings = feed_settings(config)
-    sessions = stored_sessions(db, athlete)
+    sessions = stored_sessions(db, athlete, now - timedelta(weeks=config.feed.past_weeks, days=2))
     extra = health_events(db, athlete, config, now, ignore=ignore_health_of)
     try:
         changed = write_atomic(files["strength"], build_feed(sessions, settings, today, extra))

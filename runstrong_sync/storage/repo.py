@@ -7,11 +7,11 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from runstrong_sync.domain import (
@@ -375,13 +375,38 @@ def set_override(
     return row
 
 
-def load_sessions(session: Session, athlete_id: int) -> list[StrengthSession]:
-    rows = session.scalars(
-        select(SessionRow)
-        .where(SessionRow.athlete_id == athlete_id, SessionRow.removed.is_(False))
-        .order_by(SessionRow.start_utc, SessionRow.uid)
-    ).all()
+def load_sessions(session: Session, athlete_id: int, since: datetime | None = None) -> list[StrengthSession]:
+    """The planned sessions (not removed), from ``since`` on when given (in SQL, on the index)."""
+    query = select(SessionRow).where(SessionRow.athlete_id == athlete_id, SessionRow.removed.is_(False))
+    if since is not None:
+        query = query.where(SessionRow.start_utc >= since)
+    rows = session.scalars(query.order_by(SessionRow.start_utc, SessionRow.uid)).all()
     return [_row_to_session(row) for row in rows]
+
+
+def newest_start(session: Session, athlete_id: int) -> datetime | None:
+    """When the athlete's newest stored activity started."""
+    value = session.scalar(
+        select(func.max(ActivityRow.start_utc)).where(ActivityRow.athlete_id == athlete_id)
+    )
+    return _aware(value)
+
+
+def oldest_unlabelled(session: Session, athlete_id: int) -> datetime | None:
+    """When the oldest activity without a label started (a partial index finds it)."""
+    value = session.scalar(
+        select(func.min(ActivityRow.start_utc)).where(
+            ActivityRow.athlete_id == athlete_id, ActivityRow.label.is_(None)
+        )
+    )
+    return _aware(value)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Aggregates come back without the column type's conversion on SQLite: naive UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _row_to_session(row: SessionRow) -> StrengthSession:
@@ -400,15 +425,25 @@ def _row_to_session(row: SessionRow) -> StrengthSession:
 
 
 def save_sessions(
-    session: Session, athlete_id: int, sessions: Sequence[StrengthSession], time_zone: str, now: datetime
+    session: Session,
+    athlete_id: int,
+    sessions: Sequence[StrengthSession],
+    time_zone: str,
+    now: datetime,
+    since: datetime | None = None,
 ) -> dict[str, int]:
-    """Make the stored plan equal to ``sessions``; sessions no longer planned are marked removed."""
-    existing = {
-        row.uid: row for row in session.scalars(select(SessionRow).where(SessionRow.athlete_id == athlete_id))
-    }
+    """Make the stored plan equal to ``sessions``; sessions no longer planned are marked removed.
+    With ``since``, only the stored sessions from then on are compared (the planner was given
+    those): older ones stay as they are."""
+    query = select(SessionRow).where(SessionRow.athlete_id == athlete_id)
+    if since is not None:
+        query = query.where(SessionRow.start_utc >= since)
+    existing = {row.uid: row for row in session.scalars(query)}
     counts = {"added": 0, "changed": 0, "removed": 0, "unchanged": 0}
     for item in sessions:
         row = existing.pop(item.uid, None)
+        if row is None and since is not None:
+            row = session.get(SessionRow, item.uid)  # kept before the window; moved into it
         values: dict[str, Any] = {
             "start_utc": item.start,
             "time_zone": time_zone,
