@@ -14,10 +14,11 @@ under the ``runstrong_sync.connectors`` entry-point group.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -86,12 +87,19 @@ class FileConnector(Connector, Protocol):
         ...
 
 
+@functools.cache
+def _registered() -> tuple[EntryPoint, ...]:
+    """The installed connectors, looked up once per process (reading every installed package's
+    metadata takes milliseconds, and a squad's sync asks once per athlete and source)."""
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
+
+
 def connector_names() -> list[str]:
-    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted({ep.name for ep in _registered()})
 
 
 def load_connector(name: str, config: Config) -> Connector:
-    matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    matches = [ep for ep in _registered() if ep.name == name]
     if not matches:
         raise ConfigError(
             f"No connector named {name!r} is installed.",

@@ -51,3 +51,23 @@ def test_since_and_limit(env: Path, tmp_path: Path) -> None:
     since = _ids("--json", "--since", day)
     assert since == [item["id"] for item in items if item["start"][:10] >= day]
     assert _ids("--json", "--since", day, "--limit", "2") == since[-2:]
+
+
+def test_effective_configs_equal_each_athletes_own(tmp_path: Path) -> None:
+    from runstrong_sync import athletes
+    from runstrong_sync.config import Config
+    from runstrong_sync.storage.models import Athlete
+
+    config = Config.model_validate({"data_dir": str(tmp_path), "athlete": {"time_zone": "Europe/Berlin"}})
+    rows = [
+        Athlete(key="default", name="Coach", settings_json={}),
+        Athlete(key="anna", name="Anna", settings_json={}),
+        Athlete(key="ben", name="Ben", settings_json={}),
+        Athlete(key="cleo", name="Cleo", settings_json={"athlete": {"max_hr": 190}}),
+        Athlete(key="dan", name="Dan", settings_json={"athlete": {"max_hr": 190}}),
+        Athlete(key="eve", name="Eve", settings_json={"feed": {"path": str(tmp_path / "eve.ics")}}),
+    ]
+    shared = athletes.effective_configs(config, rows)
+    for row in rows:
+        own = athletes.effective_config(config, row.key, row.name, row.settings_json)
+        assert shared[row.key] == own, row.key
