@@ -157,5 +157,9 @@ def keys(db: Database, config: Config, now: datetime) -> list[str]:
     """Every athlete to sync: the default one first (created as before), then the others."""
     with db.transaction() as session:
         repo.ensure_athlete(session, DEFAULT_ATHLETE, config.athlete.name, now)
-        others = [a.key for a in all_athletes(session) if a.key != DEFAULT_ATHLETE]
+        others = [
+            key
+            for key in session.scalars(select(Athlete.key).order_by(Athlete.key))
+            if key != DEFAULT_ATHLETE
+        ]
     return [DEFAULT_ATHLETE, *others]

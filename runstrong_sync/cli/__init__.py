@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from pathlib import Path
@@ -74,6 +75,7 @@ class LazyGroup(click.Group):
             load_command_modules([cmd_name])
         elif cmd_name not in self.commands:
             load_command_modules()  # a command registered by a module without an entry above
+        gc.freeze()  # the modules just loaded live to the end: collections need not look at them
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
