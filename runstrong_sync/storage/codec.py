@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import fields
 from typing import Any
 
 from runstrong_sync.domain import DerivedMetrics, Exercise, Lap, Reason, WorkBout
 
+_NAMES: dict[type, tuple[str, ...]] = {}
 
-@functools.cache
+
 def _names(kind: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(kind))
+    names = _NAMES.get(kind)
+    if names is None:
+        names = _NAMES[kind] = tuple(f.name for f in fields(kind))
+    return names
 
 
 def _flat(value: Any) -> dict[str, Any]:
