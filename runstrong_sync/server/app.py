@@ -321,7 +321,7 @@ def feed_urls(base_url: str, token: str, names: Sequence[str]) -> dict[str, dict
 
 
 def from_environment() -> Starlette:
-    """The application for any ASGI server (``uvicorn --factory``, ``granian --factory``): the
+    """The application for any ASGI server (``granian --factory``): the
     configuration is found as the command line finds it ($RUNSTRONG_CONFIG and the rest)."""
     from runstrong_sync.config import load_config
     from runstrong_sync.server.run import setup_access_log

@@ -1,10 +1,10 @@
 """Running the application under granian, the one HTTP server of the project: `serve` (worker
 processes), the daemon and the tests (granian's embedded server on a thread).
 
-granian (a Rust HTTP stack) answers feed requests at about the rate nginx serves the same file;
-uvicorn with h11 managed a fraction of that: see bench/feed_server.py. Its limits come from the
-``[server]`` section of the configuration: the size of a request head, the time a client may take
-to send it, the requests handled at once; the application caps request bodies itself.
+granian (a Rust HTTP stack) answered several times as many feed requests as uvicorn with h11,
+the other server tried; bench/feed_server.py compares it with nginx serving the same file. Its
+limits come from the ``[server]`` section of the configuration: the size of a request head, the
+time a client may take to send it, the requests handled at once; the application caps bodies.
 """
 
 from __future__ import annotations
