@@ -6,6 +6,7 @@ token with ``app.state.feeds.resolve(token)``.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +42,12 @@ def redact(path: str) -> str:
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {name.lower(): value for name, value in scope["headers"]}
+
+
+@functools.lru_cache(maxsize=64)
+def _gzip_wanted(header: bytes) -> bool:
+    """accepts_gzip, remembered: calendars send the same few Accept-Encoding values all day."""
+    return accepts_gzip(header.decode("latin-1"))
 
 
 def _etag_matches(header: bytes, body: FeedBody) -> bool:
@@ -99,7 +106,7 @@ class FeedEndpoint:
             await _plain(send, 503, message, head, [(b"retry-after", b"3600")])
             return 503, 0 if head else len(message)
         headers = _headers(scope)
-        gzipped = accepts_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
+        gzipped = _gzip_wanted(headers.get(b"accept-encoding", b""))
         etag = body.etag_gzip if gzipped else body.etag
         common = [
             (b"etag", etag),
