@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,9 @@ def load_command_modules(names: Any = None) -> None:
             importlib.import_module(f"runstrong_sync.cli.{module}")
 
 
+_STARTING = threading.Event()
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
@@ -75,7 +79,10 @@ class LazyGroup(click.Group):
             load_command_modules([cmd_name])
         elif cmd_name not in self.commands:
             load_command_modules()  # a command registered by a module without an entry above
-        gc.freeze()  # the modules just loaded live to the end: collections need not look at them
+        if _STARTING.is_set():  # a real process (main): what start-up built lives to the end
+            _STARTING.clear()
+            gc.freeze()  # so later collections need not look at it
+            gc.enable()
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -127,6 +134,8 @@ def cli(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: the single place where errors become messages and exit statuses."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    gc.disable()  # no collections while the command's modules load (see LazyGroup.get_command)
+    _STARTING.set()
     try:
         status = cli.main(args=argv, prog_name="runstrong-sync", standalone_mode=False)
     except RunstrongError as exc:
@@ -151,4 +160,7 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(int(ExitStatus.FAILED))
+    finally:
+        _STARTING.clear()
+        gc.enable()
     sys.exit(int(status) if isinstance(status, int) else 0)
