@@ -60,3 +60,20 @@ def test_known_files_are_not_read_again(tmp_path: Path) -> None:
         state = repo.get_state(session, pipeline.athlete_id(db, config, NOW), "fit_inbox_known")
     db.dispose()
     assert state is not None and sorted(Path(name).name for name in state["files"]) == ["b.fit"]
+
+
+def test_a_damaged_file_is_refused_after_one_decoding() -> None:
+    """The fast decoder read every message, so fitparse's verdict (a CRC mismatch) is given
+    without decoding the file a second time: the error comes from the fast decoder itself."""
+    import pytest
+
+    from connectors.fitfast import FitFastVerdictError, read_fit
+    from connectors.fitreader import FitReadError, read_fit_fitparse
+
+    data = (FIT / "corrupt/activity-filecrc.fit").read_bytes()
+    with pytest.raises(FitReadError) as fast:
+        read_fit(data)
+    assert isinstance(fast.value.__cause__, FitFastVerdictError)
+    with pytest.raises(FitReadError) as reference:
+        read_fit_fitparse(data)
+    assert str(fast.value) == str(reference.value)  # the same message, word for word
