@@ -1,6 +1,6 @@
 """Benchmark: bulk import of thousands of FIT files, loose and zipped, against a full fitparse parse.
 
-    python bench/bulk_import.py [--files 2000] [--jobs 2] [--baseline-sample 100]
+    python bench/bulk_import.py [--quick] [--files 2000] [--jobs 2] [--baseline-sample 100] [--no-whole]
 
 The files are copies of the real fixtures, each made another activity (new serial number, dates
 moved by whole days; see fitcopies.py). In the same run it measures:
@@ -13,7 +13,10 @@ moved by whole days; see fitcopies.py). In the same run it measures:
   importing process and of its largest worker;
 * the zip import again with a quarter of the files, to show the peak memory stays flat as the
   archive grows;
-* that the values the import path extracts are identical to fitparse's on the sample.
+* that the values the import path extracts are identical to fitparse's on the sample;
+* whole-process `runstrong-sync import` (start-up to feed) of the first 77 files and of all of
+  them against fitparse's full parse of the same files, and the peak memory of importing all the
+  files against a tenth of them (--files 5000 compares 5,000 with 500).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import dataclasses
 import io
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -149,6 +153,69 @@ def phase_import(target: Path, jobs: int) -> dict[str, Any]:
     }
 
 
+def whole_process(target: Path, jobs: int) -> dict[str, Any]:
+    """`runstrong-sync import` as a person runs it: a fresh process, start-up, parsing, storing,
+    labelling, planning and the feed, with a fresh data dir; wall clock and peak memory."""
+
+    with tempfile.TemporaryDirectory() as temp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTRONG_")}
+        config = Path(temp) / "config.toml"
+        config.write_text('[athlete]\ntime_zone = "Europe/Berlin"\n', encoding="utf-8")
+        env |= {"RUNSTRONG_DATA_DIR": temp, "RUNSTRONG_CONFIG": str(config)}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "runstrong_sync", "import", str(target), "--json", "--jobs", str(jobs)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in (0, 4):
+        raise SystemExit(f"import failed:\n{done.stderr}")
+    summary = json.loads(done.stdout)
+    return {
+        "files": summary["files"],
+        "new": summary["new"],
+        "seconds": seconds,
+        "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "peak_mib": after.ru_maxrss / 1024,  # the largest process so far (parent or a worker)
+    }
+
+
+def whole_process_section(folder: Path, temp: Path, args: argparse.Namespace) -> None:
+    """Whole-process imports against a fitparse full parse of the same files, and peak memory
+    of an import ten times larger against a smaller one."""
+    paths = sorted(folder.iterdir())
+    print("\nWhole process (`runstrong-sync import DIR --json`, fresh data dir each):")
+    for count in sorted({min(77, len(paths)), len(paths)}):
+        subset = temp / f"subset-{count}"
+        subset.mkdir()
+        for path in paths[:count]:
+            os.link(path, subset / path.name)
+        reference = run_phase("fitparse", *map(str, paths[:count]))
+        imported = whole_process(subset, args.jobs)
+        ratio = reference["seconds"] / imported["seconds"]
+        print(
+            f"  {count:>5} files: import {imported['seconds']:.2f} s wall ({imported['cpu']:.2f} CPU s), "
+            f"fitparse full parse {reference['seconds']:.2f} s: import is {ratio:.1f}x fitparse "
+            f"(goal: 15x at 77 files, 25x at 2,000); {imported['new']} new"
+        )
+    small = max(1, len(paths) // 10)
+    smaller = temp / "rss-small"
+    smaller.mkdir()
+    for path in paths[:small]:
+        os.link(path, smaller / path.name)
+    low = whole_process(smaller, args.jobs)["peak_mib"]
+    high = whole_process(folder, args.jobs)["peak_mib"]
+    print(
+        f"  peak RSS of one process: {len(paths)} files {high:.0f} MiB, {small} files {low:.0f} MiB: "
+        f"x{high / low:.2f} (goal: at most 1.2)"
+    )
+
+
 def run_phase(*args: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, __file__, "--phase", *args], capture_output=True, text=True, check=False
@@ -167,7 +234,17 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--baseline-sample", type=int, default=100, help="files parsed by fitparse (0: all)")
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="only the whole-process imports, of 77 files")
+    parser.add_argument(
+        "--no-whole", dest="whole", action="store_false", help="skip the whole-process imports"
+    )
     args = parser.parse_args()
+    if args.quick:
+        with tempfile.TemporaryDirectory(prefix="runstrong-bench-") as temp:
+            folder = Path(temp) / "files"
+            generate(folder, 77)
+            whole_process_section(folder, Path(temp), args)
+        return
     if args.phase:
         name, *rest = args.phase
         if name == "fitparse":
@@ -238,6 +315,11 @@ def main() -> None:
     )
     growth = packed["peak_parent_mib"] / quarter["peak_parent_mib"]
     print(f"zip of {args.files} files vs {args.files // 4}: parent peak memory x{growth:.2f}")
+    if args.whole:
+        with tempfile.TemporaryDirectory(prefix="runstrong-bench-") as temp:
+            folder = Path(temp) / "files"
+            generate(folder, args.files)
+            whole_process_section(folder, Path(temp), args)
 
 
 if __name__ == "__main__":

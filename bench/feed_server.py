@@ -1,15 +1,16 @@
-"""Feed server throughput against nginx serving the same file, and feed generation time.
+"""Feed server throughput against nginx serving the same file, idle cost, and feed generation time.
 
-    python bench/feed_server.py [--seconds 3] [--repeat 3] [--connections 32]
+    python bench/feed_server.py [--quick] [--seconds 3] [--repeat 3] [--connections 32]
 
-Needs `wrk` and `nginx` on PATH (Debian: apt-get install -y wrk nginx). Writes a one-year feed
-(52 weeks back, 2 ahead, three sessions a week) into a temporary folder, starts
-`runstrong-sync serve` (granian) on it with one and two workers, and, when installed, uvicorn
-with httptools on the same application; starts nginx on the same file; then loads each with wrk
-over loopback for full GETs and for conditional GETs (If-None-Match, answered 304). Prints
-requests per second and the ratio to nginx with the same number of worker processes, measured
-in the same run. Our server writes its access log (to a file) and so does nginx.
-Then times build_feed over 1 and 5 years of stored sessions.
+Needs `wrk` and `nginx` on PATH (Debian: apt-get install -y wrk nginx); runs from a test install
+(nothing beyond the project's own dependencies). Writes a one-year feed (52 weeks back, 2 ahead,
+three sessions a week) into a temporary folder, with 1 and with 1,000 athletes in the database,
+starts `runstrong-sync serve` (granian) on it and nginx on the same file, one worker each (and two
+each without --quick), and loads both with wrk over loopback for full GETs, gzip GETs
+(Accept-Encoding: gzip; nginx compresses with gzip on) and conditional GETs (If-None-Match,
+answered 304). Prints requests per second and our ratio to nginx measured in the same run (goal:
+at least 0.8), and the server's CPU use while idle for 5 s after the load (goal: about 0).
+Both write an access log to a file. Then times build_feed over 1 and 5 years of stored sessions.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ http {{
     sendfile on;
     tcp_nopush on;
     keepalive_requests 1000000;
+    gzip on;
+    gzip_types text/calendar;
     types {{ }}
     client_body_temp_path {folder}/nginx-tmp;
     proxy_temp_path {folder}/nginx-tmp;
@@ -132,7 +135,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         location = /feed/{token}/strength.ics {{
-            default_type "text/calendar; charset=utf-8";
+            default_type "text/calendar";
             alias {feed};
         }}
     }}
@@ -153,97 +156,116 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def measure(name: str, url: str, args: argparse.Namespace) -> tuple[float, float]:
+KINDS = ("full", "gzip", "304")
+
+
+def measure(name: str, url: str, args: argparse.Namespace) -> dict[str, float]:
     wait_for(url)
     etag = etag_of(url)
     wrk(url, 1, args.connections, [])  # warm up
-    full = statistics.median(wrk(url, args.seconds, args.connections, []) for _ in range(args.repeat))
-    conditional = statistics.median(
-        wrk(url, args.seconds, args.connections, [f"If-None-Match: {etag}"]) for _ in range(args.repeat)
+    headers = {"full": [], "gzip": ["Accept-Encoding: gzip"], "304": [f"If-None-Match: {etag}"]}
+    figures = {
+        kind: statistics.median(
+            wrk(url, args.seconds, args.connections, headers[kind]) for _ in range(args.repeat)
+        )
+        for kind in KINDS
+    }
+    print(f"  {name:<40}" + "".join(f" {figures[k]:>10,.0f}" for k in KINDS), flush=True)
+    return figures
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its children (granian's workers), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for each in pids:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def make_install(folder: Path, athletes: int) -> tuple[Path, Path, str]:
+    """A configuration, a database with ``athletes`` athletes, and the default athlete's feed."""
+    data = folder / "data"
+    config_path = folder / "config.toml"
+    config_path.write_text(
+        f'data_dir = "{data}"\n[athlete]\ntime_zone = "{ZONE}"\n[feed]\npast_weeks = 52\n',
+        encoding="utf-8",
     )
-    print(f"  {name:<44} {full:>10,.0f} {conditional:>12,.0f}", flush=True)
-    return full, conditional
+    config = Config.model_validate(
+        {"data_dir": str(data), "athlete": {"time_zone": ZONE}, "feed": {"past_weeks": 52}}
+    )
+    db = open_database(config.database_url)
+    now = datetime(2026, 11, 23, 3, 30, tzinfo=ZoneInfo(ZONE))
+    athlete = pipeline.athlete_id(db, config, now)
+    planned = reconcile(sessions(54, date(2026, 11, 30)), [], now)
+    with db.transaction() as session:
+        repo.save_sessions(session, athlete, planned, ZONE, now)
+        token = repo.feed_token(session, athlete)
+        for number in range(1, athletes):
+            repo.ensure_athlete(session, f"athlete{number:04d}", f"Runner {number}", now)
+    feed, _ = pipeline.publish(db, athlete, config, now)
+    db.dispose()
+    return config_path, feed, token
 
 
 def serve_benchmark(args: argparse.Namespace) -> None:
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed (Debian: apt-get install -y wrk nginx)")
-    with tempfile.TemporaryDirectory(prefix="runstrong-bench-") as name:
-        folder = Path(name)
-        folder.chmod(0o755)  # nginx workers run as another user when started by root
-        config_path = folder / "config.toml"
-        config_path.write_text(
-            f'data_dir = "{folder / "data"}"\n[athlete]\ntime_zone = "{ZONE}"\n[feed]\npast_weeks = 52\n',
-            encoding="utf-8",
-        )
-        config = Config.model_validate(
-            {"data_dir": str(folder / "data"), "athlete": {"time_zone": ZONE}, "feed": {"past_weeks": 52}}
-        )
-        db = open_database(config.database_url)
-        now = datetime(2026, 11, 23, 3, 30, tzinfo=ZoneInfo(ZONE))
-        athlete = pipeline.athlete_id(db, config, now)
-        planned = reconcile(sessions(54, date(2026, 11, 30)), [], now)
-        with db.transaction() as session:
-            repo.save_sessions(session, athlete, planned, ZONE, now)
-            token = repo.feed_token(session, athlete)
-        feed, _ = pipeline.publish(db, athlete, config, now)
-        db.dispose()
-        size = feed.stat().st_size
-        print(f"One-year feed: {size:,} bytes, {feed.read_bytes().count(b'BEGIN:VEVENT')} events")
-        print(
-            f"wrk: 1 thread, {args.connections} connections, "
-            f"median of {args.repeat} runs of {args.seconds} s, "
-            f"{os.cpu_count()} CPUs"
-        )
-        print(f"  {'server':<44} {'full GET/s':>10} {'304 GET/s':>12}")
-        path = f"/feed/{token}/strength.ics"
-        environ = {**os.environ, "RUNSTRONG_CONFIG": str(config_path)}
-        results: dict[str, tuple[float, float]] = {}
-
-        for workers in (1, 2):
-            port = free_port()
-            process = nginx(folder, feed, token, port, workers)
-            try:
-                results[f"nginx-{workers}"] = measure(
-                    f"nginx, {workers} worker(s)", f"http://127.0.0.1:{port}{path}", args
-                )
-            finally:
-                stop(process)
-
-        commands = {
-            "serve-1": ["runstrong-sync serve (granian), 1 worker", [*SERVE, "--workers", "1"]],
-            "serve-2": ["runstrong-sync serve (granian), 2 workers", [*SERVE, "--workers", "2"]],
-        }
-        if shutil.which("uvicorn"):
-            factory = "runstrong_sync.server.app:from_environment"
-            uvicorn = ["uvicorn", "--factory", factory, "--http", "httptools"]
-            commands["uvicorn-1"] = ["uvicorn + httptools, 1 worker", [*uvicorn, "--no-access-log"]]
-        for key, (label, command) in commands.items():
-            port = free_port()
-            with (folder / f"{key}.log").open("w") as log:
-                process = subprocess.Popen(
-                    [*command, "--host", "127.0.0.1", "--port", str(port)],
-                    env=environ,
-                    stdout=subprocess.DEVNULL,
-                    stderr=log,
-                )
+    print(
+        f"wrk: 1 thread, {args.connections} connections, median of {args.repeat} run(s) of "
+        f"{args.seconds} s, {os.cpu_count()} CPUs"
+    )
+    ratios: list[str] = []
+    for athletes in (1, 1000):
+        with tempfile.TemporaryDirectory(prefix="runstrong-bench-") as name:
+            folder = Path(name)
+            folder.chmod(0o755)  # nginx workers run as another user when started by root
+            config_path, feed, token = make_install(folder, athletes)
+            feed.parent.chmod(0o755)
+            feed.chmod(0o644)
+            print(f"{athletes} athlete(s); feed {feed.stat().st_size:,} bytes")
+            print(f"  {'server':<40}" + "".join(f" {k + ' GET/s':>10}" for k in KINDS))
+            path = f"/feed/{token}/strength.ics"
+            environ = {**os.environ, "RUNSTRONG_CONFIG": str(config_path)}
+            for workers in args.workers:
+                port = free_port()
+                process = nginx(folder, feed, token, port, workers)
                 try:
-                    results[key] = measure(label, f"http://127.0.0.1:{port}{path}", args)
+                    base = measure(f"nginx, {workers} worker(s)", f"http://127.0.0.1:{port}{path}", args)
                 finally:
                     stop(process)
-
-        print("Ratios to nginx with the same number of workers (goal: at least 0.5):")
-        for name, (full, conditional) in results.items():
-            if name.startswith("nginx"):
-                continue
-            workers = name.rsplit("-", 1)[1]
-            base_full, base_conditional = results[f"nginx-{workers}"]
-            print(
-                f"  {name:<12} full {full / base_full:.2f}   conditional {conditional / base_conditional:.2f}"
-                f"   (vs nginx with 2 workers: {full / results['nginx-2'][0]:.2f} / "
-                f"{conditional / results['nginx-2'][1]:.2f})"
-            )
+                port = free_port()
+                with (folder / "serve.log").open("w") as log:
+                    command = [*SERVE, "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
+                    server = subprocess.Popen(command, env=environ, stdout=subprocess.DEVNULL, stderr=log)
+                    try:
+                        ours = measure(
+                            f"runstrong-sync serve, {workers} worker(s)",
+                            f"http://127.0.0.1:{port}{path}",
+                            args,
+                        )
+                        before = process_cpu_seconds(server.pid)
+                        time.sleep(args.idle)
+                        idle = (process_cpu_seconds(server.pid) - before) / args.idle
+                    finally:
+                        stop(server)
+                print(f"  idle after the load: {idle * 100:.2f}% of one core over {args.idle:.0f} s")
+                ratios.append(
+                    f"  {athletes:>5} athlete(s), {workers} worker(s): "
+                    + "   ".join(f"{kind} {ours[kind] / base[kind]:.2f}" for kind in KINDS)
+                    + f"   idle CPU {idle * 100:.2f}%"
+                )
+    print("Requests/s of runstrong-sync serve / nginx, same file, same run (goal: at least 0.8):")
+    print("\n".join(ratios))
 
 
 def generation_benchmark() -> None:
@@ -272,11 +294,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--quick", action="store_true", help="1 s runs, once, one worker")
     parser.add_argument("--seconds", type=int, default=3, help="length of one wrk run")
     parser.add_argument("--repeat", type=int, default=3, help="wrk runs per figure (the median is shown)")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measured")
     parser.add_argument("--no-server", action="store_true", help="only time feed generation")
     args = parser.parse_args()
+    args.workers = (1,) if args.quick else (1, 2)
+    if args.quick:
+        args.seconds, args.repeat, args.idle = 1, 1, 2.0
     if not args.no_server:
         serve_benchmark(args)
     generation_benchmark()

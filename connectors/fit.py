@@ -48,12 +48,19 @@ class FitFolderConnector:
         targets = intake.Targets(
             archive if self.settings.after_import == "archive" else None, rejected, confine_to=inbox
         )
-        yield from intake.events(
+        known = None
+        if self.settings.after_import == "leave":  # files stay: recognise them without decoding
+            from connectors.known import KnownFiles
+
+            known = KnownFiles(context)
+            files = known.unknown(files)
+        events = intake.events(
             [(p, targets) for p in files],
             context,
             self.zone,
             jobs=int(context.options.get("jobs") or intake.default_jobs()),
         )
+        yield from (events if known is None else known.remember(events))
 
     def import_paths(self, paths: Sequence[Path], context: ConnectorContext) -> Iterator[SourceEvent]:
         """The given files, folders (searched below) and archives; nothing is archived after."""

@@ -38,6 +38,7 @@ from runstrong_sync.errors import FitReadError
 
 __all__ = [
     "FitFastUnsupportedError",
+    "FitFastVerdictError",
     "FitReadError",
     "clear_plan_cache",
     "crc16",
@@ -50,6 +51,10 @@ _log = logging.getLogger(__name__)
 
 class FitFastUnsupportedError(Exception):
     """The fast decoder cannot vouch for this input; decode it with fitparse instead."""
+
+
+class FitFastVerdictError(FitFastUnsupportedError):
+    """The file is refused, and the message is the one fitparse would give: no second decoding."""
 
 
 # --- CRC-16 (FIT uses CRC-16/ARC: reflected poly 0x8005, init 0) ------------------------------
@@ -303,10 +308,18 @@ class _Decoder:
         if end + 2 > len(data):
             raise FitFastUnsupportedError("file shorter than its header says")
         # Appending the little-endian CRC makes the CRC of the whole span zero.
-        if crc16(memoryview(data)[pos : end + 2]) != 0:
-            raise FitFastUnsupportedError("file CRC mismatch")
+        intact = crc16(memoryview(data)[pos : end + 2]) == 0
         self.accumulators.clear()  # per chained file, as fitparse
         self._messages(start, end)
+        if not intact:
+            # Every message decoded, as fitparse would decode them before it checks the CRC: its
+            # verdict is known without reading the file a second time.
+            computed = crc16(memoryview(data)[pos:end])
+            (stored,) = struct.unpack_from("<H", data, end)
+            raise FitFastVerdictError(
+                f"the FIT checksum does not match (CRC Mismatch [computed: 0x{computed:04X}, "
+                f"read: 0x{stored:04X}]); the file is damaged"
+            )
         return end + 2
 
     # -- messages ---------------------------------------------------------------------------
@@ -1002,6 +1015,8 @@ def read_fit(data: bytes) -> FitContent:
     """Decode ``data`` fast when possible, else with fitparse; FitContent.decoder says which."""
     try:
         return read_fit_fast(data)
+    except FitFastVerdictError as exc:
+        raise FitReadError(str(exc)) from exc
     except FitFastUnsupportedError as exc:
         _log.debug("fast FIT decoder steps aside: %s", exc)
     try:

@@ -238,6 +238,11 @@ class ServerConfig(Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8765
     public_url: str | None = None  # how clients reach the server, e.g. https://cal.example.org
+    # Limits that keep one client from starving the others (see README, "Feed server limits").
+    max_header_bytes: Annotated[int, Field(ge=8192, le=1_048_576)] = 16_384
+    max_body_bytes: Annotated[int, Field(ge=1024, le=10_485_760)] = 65_536
+    header_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    max_requests: Annotated[int, Field(ge=16, le=100_000)] = 1024  # handled at once, per worker
 
 
 class DaemonConfig(Section):

@@ -177,6 +177,14 @@ TEMPLATE = """\
 # port = 8765
 # The address calendar apps use to reach the server (for the printed subscribe links).
 # public_url = "https://calendar.example.org"  # example
+# Limits against misbehaving clients. The largest request head in bytes (a larger one is refused):
+# max_header_bytes = 16384
+# The largest request body in bytes (the Strava webhook; a larger one gets 413 unread):
+# max_body_bytes = 65536
+# Seconds a client may take to send its request head before it is dropped:
+# header_timeout_s = 10.0
+# Requests one worker handles at once (more wait for their turn):
+# max_requests = 1024
 
 [daemon]
 # `runstrong-sync daemon` runs the sync at this local time every day.

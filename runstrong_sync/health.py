@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from icalendar import Event
+if TYPE_CHECKING:
+    from icalendar import Event
 
 from runstrong_sync.domain import SyncOutcome
 
@@ -92,6 +94,8 @@ def sync_notice(
 
 def notice_event(notice: Notice, uid: str, now: datetime, today: date) -> Event:
     """An all-day, free event on ``today``; SEQUENCE rises daily so calendars move it, not copy it."""
+    from icalendar import Event  # only when a notice is published: keeps start-up light
+
     event = Event()
     event.add("uid", uid)
     event.add("dtstamp", now)

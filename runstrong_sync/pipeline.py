@@ -9,11 +9,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
-from runstrong_sync import athletes, health, lock, upcoming
+from runstrong_sync import athletes, health, lock
 from runstrong_sync import classify as classifier
 from runstrong_sync import plan as planner
 from runstrong_sync.config import WEEKDAYS, Config
@@ -25,14 +25,6 @@ from runstrong_sync.errors import (
     RunstrongError,
     StopRequestedError,
     UpcomingRunsError,
-)
-from runstrong_sync.feed import (
-    FeedSettings,
-    RunStamp,
-    build_busy_feed,
-    build_feed,
-    build_runs_feed,
-    run_content_hash,
 )
 from runstrong_sync.fileio import write_atomic
 from runstrong_sync.sources import (
@@ -49,12 +41,24 @@ from runstrong_sync.sources import (
 )
 from runstrong_sync.storage import deletions, feedstate, locks, planstate, repo, runs, tombstones
 from runstrong_sync.storage.db import Database
-from runstrong_sync.storage.models import Athlete
-from runstrong_sync.zones import ConfiguredPeriod, ZoneTimeline, resolve_zones, zones_from_strava
+from runstrong_sync.storage.models import ActivityRow, Athlete
+from runstrong_sync.zones import (
+    HISTORY_DAYS,
+    ConfiguredPeriod,
+    ZoneTimeline,
+    resolve_zones,
+    zones_from_strava,
+)
+
+if TYPE_CHECKING:  # feed writing (icalendar) and plan calendars (requests) are imported where used
+    from sqlalchemy.orm import Session
+
+    from runstrong_sync.feed import FeedSettings
 
 log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = athletes.DEFAULT_ATHLETE
 RELABEL_WINDOW_DAYS = 56  # labels that depend on recent history are refreshed this far back
+CLASSIFY_LOOKBACK_DAYS = 91  # a label looks back at most 90 days (classify's RunHistory.before)
 PLAN_NOTES_KEY = "plan.notes"
 UPCOMING_KEY = "plan.upcoming"  # the last good copy of the training plan's events
 LOCK_FILE = lock.SYNC_LOCK
@@ -298,9 +302,41 @@ def zones_history(db: Database, athlete: int, config: Config) -> list[tuple[date
 def current_zones(db: Database, athlete: int, config: Config) -> Zones:
     """Configuration first, then Strava's athlete zones, then estimates from stored runs."""
     with db.transaction() as session:
-        history = [repo.row_to_activity(row) for row in repo.activity_rows(session, athlete)]
+        newest = repo.newest_start(session, athlete)
+        since = None if newest is None else newest - timedelta(days=HISTORY_DAYS + 1)
+        _, history = _window(session, athlete, since)
         strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
     return _zones_for(config, strava, history)
+
+
+def _relabel_since(session: Session, athlete: int, now: datetime) -> datetime | None:
+    """The oldest start relabelling reads: the recent runs it relabels and what their labels look
+    back on, the runs the zones are estimated from, and the history of any unlabelled activity."""
+    newest = repo.newest_start(session, athlete)
+    if newest is None:
+        return None
+    since = min(
+        now - timedelta(days=RELABEL_WINDOW_DAYS + CLASSIFY_LOOKBACK_DAYS),
+        newest - timedelta(days=HISTORY_DAYS + 1),
+    )
+    unlabelled = repo.oldest_unlabelled(session, athlete)
+    if unlabelled is not None:
+        since = min(since, unlabelled - timedelta(days=CLASSIFY_LOOKBACK_DAYS))
+    return since
+
+
+def _window(
+    session: Session, athlete: int, since: datetime | None
+) -> tuple[Sequence[ActivityRow], list[Activity]]:
+    """The stored activities from ``since`` on (all with None), decoded; all of them when the
+    newest run is too old for the window to hold the runs the zones are estimated from."""
+    rows = repo.activity_rows(session, athlete, since)
+    activities = [repo.row_to_activity(row) for row in rows]
+    if since is not None:
+        runs = [a.start_utc for a in activities if a.is_run and a.derived is not None]
+        if not runs or max(runs) - timedelta(days=HISTORY_DAYS + 1) < since:
+            return _window(session, athlete, None)
+    return rows, activities
 
 
 def _label_basis(zones: Zones) -> dict[str, Any]:
@@ -324,17 +360,19 @@ def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everyt
     """
     changed = 0
     with db.transaction() as session:
-        rows = repo.activity_rows(session, athlete)
-        activities = [repo.row_to_activity(row) for row in rows]
+        since = None if everything else _relabel_since(session, athlete, now)
+        rows, activities = _window(session, athlete, since)
         strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
         zones = _zones_for(config, strava, activities)
-        timeline = zone_timeline(config, strava, activities)  # each run judged by its date's thresholds
         basis = _label_basis(zones)
         if config.athlete.earlier:  # dated thresholds: a change there relabels the runs it covers
             basis["earlier"] = [e.model_dump(mode="json") for e in config.athlete.earlier]
         if repo.get_state(session, athlete, LABEL_BASIS_KEY) != basis:
             everything = True  # new thresholds or a new classifier: every label may change
             repo.set_state(session, athlete, LABEL_BASIS_KEY, basis, now)
+            if since is not None:
+                rows, activities = _window(session, athlete, None)
+        timeline = zone_timeline(config, strava, activities)  # each run judged by its date's thresholds
         history = classifier.RunHistory(
             classifier.RunSummary(a.start_utc.timestamp(), a.moving_s, a.distance_m, a.avg_speed_mps)
             for a in activities
@@ -423,6 +461,8 @@ def upcoming_events(
     source = config.planner.upcoming_runs_ics
     if not source:
         return []
+    from runstrong_sync import upcoming
+
     today = today or local_day(config, now)
     try:
         events = upcoming.read_upcoming(
@@ -489,7 +529,7 @@ def plan_inputs(
         pause = planstate.get_pause(session, athlete)
         anchor = planstate.get_anchor(session, athlete)
         completed = planstate.strength_done(session, athlete)
-        previous = repo.load_sessions(session, athlete)
+        previous = repo.load_sessions(session, athlete, since)  # older sessions stay as they are
     paused = pause is not None and pause.since <= today and (pause.until is None or today <= pause.until)
     expected = [] if paused else planner.predict_runs(done, today, weeks=config.planner.history_weeks)
     events = upcoming_events(db, athlete, config, now, http_session, save=save, today=today)
@@ -535,7 +575,8 @@ def replan(
     if not save:
         return result, {}
     with db.transaction() as session:
-        counts = repo.save_sessions(session, athlete, result.sessions, config.athlete.time_zone, now)
+        since = now - timedelta(weeks=config.planner.history_weeks + 1)
+        counts = repo.save_sessions(session, athlete, result.sessions, config.athlete.time_zone, now, since)
         if inputs.settings.block_anchor is None and result.sessions:
             today = now.astimezone(inputs.settings.zone).date()
             first = min([today, *(s.start.astimezone(inputs.settings.zone).date() for s in result.sessions)])
@@ -584,6 +625,8 @@ def plan_notes(result: planner.PlanResult, runs: Sequence[planner.DayRun]) -> di
 
 
 def feed_settings(config: Config) -> FeedSettings:
+    from runstrong_sync.feed import FeedSettings
+
     f = config.feed
     return FeedSettings(
         name=f.name,
@@ -597,9 +640,9 @@ def feed_settings(config: Config) -> FeedSettings:
     )
 
 
-def stored_sessions(db: Database, athlete: int) -> list[StrengthSession]:
+def stored_sessions(db: Database, athlete: int, since: datetime | None = None) -> list[StrengthSession]:
     with db.transaction() as session:
-        return repo.load_sessions(session, athlete)
+        return repo.load_sessions(session, athlete, since)
 
 
 def feed_files(config: Config, path: Path | None = None) -> dict[str, Path]:
@@ -638,6 +681,8 @@ def health_events(
 
 def runs_feed(db: Database, athlete: int, config: Config, now: datetime) -> bytes:
     """The runs feed; a run whose label, title or description changed gets a higher SEQUENCE."""
+    from runstrong_sync.feed import RunStamp, build_runs_feed, run_content_hash
+
     since = now - timedelta(weeks=config.feed.past_weeks + 1)
     with db.transaction() as session:
         labelled = [i for i in repo.labelled_activities(session, athlete, since) if i.activity.is_run]
@@ -660,10 +705,12 @@ def publish(
     today: date | None = None,
 ) -> tuple[Path, bool]:
     """Write every enabled feed atomically; returns the main feed's path and whether it changed."""
+    from runstrong_sync.feed import build_busy_feed, build_feed
+
     files = feed_files(config, path)
     today = today or local_day(config, now)
     settings = feed_settings(config)
-    sessions = stored_sessions(db, athlete)
+    sessions = stored_sessions(db, athlete, now - timedelta(weeks=config.feed.past_weeks, days=2))
     extra = health_events(db, athlete, config, now, ignore=ignore_health_of, today=today)
     try:
         changed = write_atomic(files["strength"], build_feed(sessions, settings, today, extra))

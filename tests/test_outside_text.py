@@ -7,8 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -17,7 +15,6 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
@@ -27,7 +24,7 @@ from runstrong_sync.text import MAX_TEXT, clean_text
 from tests.fakestrava import FakeStrava, make_activity, serve
 from tests.feedkit import read_icalendar, read_vobject
 from tests.strava_helpers import NOW, cli_env, connect, sync
-from tests.support import FIT, run_main
+from tests.support import FIT, free_port, run_main
 
 C0 = "".join(chr(c) for c in range(0x20))
 C1 = "".join(chr(c) for c in range(0x80, 0xA0))
@@ -182,25 +179,17 @@ def test_plan_calendar_titles_are_cleaned_for_terminal_page_and_feed(tmp_path: P
 
     from runstrong_sync.config import load_config
     from runstrong_sync.server import create_app
+    from runstrong_sync.server.run import serve_in_thread
 
     loaded = load_config(config_file)
     db = open_database(loaded.database_url)
     with db.transaction() as session:
         token = repo.feed_token(session, pipeline.athlete_id(db, loaded, NOW))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(loaded, db, clock=lambda: NOW), host="127.0.0.1", port=0, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    port = free_port()
+    server = serve_in_thread(create_app(loaded, db, clock=lambda: NOW), "127.0.0.1", port)
     try:
-        while not server.started and thread.is_alive():
-            time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
         page = requests.get(f"http://127.0.0.1:{port}/feed/{token}/", timeout=10).text
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.stop()
     assert "Tempo" in page and "&lt;script&gt;x&lt;/script&gt;" in page and "<script>x" not in page
     assert FORBIDDEN.search(page.replace("\n", "")) is None

@@ -11,7 +11,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -32,6 +30,7 @@ from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.plan import reconcile
 from runstrong_sync.server import create_app
+from runstrong_sync.server.run import serve_in_thread
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
 from tests.feedkit import weekly_sessions
@@ -313,20 +312,13 @@ def test_rotate_token_retires_the_old_url(own_server: Server) -> None:
 
 @contextmanager
 def in_thread(app: Starlette) -> Iterator[int]:
-    """The application under uvicorn in a thread of this process, on a free port."""
+    """The application under the project's server (granian) in a thread of this process."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = serve_in_thread(app, "127.0.0.1", port)
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
         yield port
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.stop()
 
 
 def test_other_routes_can_be_added(tmp_path: Path) -> None:

@@ -1,9 +1,8 @@
-"""Strava webhooks: the routes served by real uvicorn on 127.0.0.1, events applied by the next sync."""
+"""Strava webhooks: the routes served by the real server on 127.0.0.1, events applied by the next sync."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,7 +11,6 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from starlette.applications import Starlette
 
 from connectors.strava import INDEX_KEY, QUEUE_KEY
@@ -25,9 +23,11 @@ from connectors.strava_webhook import (
     validate_subscription,
     webhook_routes,
 )
+from runstrong_sync.server.run import serve_in_thread
 from runstrong_sync.storage.db import Database
 from tests.fakestrava import ATHLETE_ID, FakeStrava, fixture, make_activity, serve
 from tests.strava_helpers import NOW, connect, history, make_config, rows, state, sync
+from tests.support import free_port
 
 VERIFY = "a-long-random-string"
 
@@ -42,19 +42,11 @@ def connected(tmp_path: Path, fake: FakeStrava) -> Iterator[tuple[Any, Database]
     config = make_config(tmp_path, fake, webhook_verify_token=VERIFY)
     db = connect(config, fake)
     app = Starlette(routes=webhook_routes(db, VERIFY))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    port = free_port()
+    server = serve_in_thread(app, "127.0.0.1", port)
     fake.webhook_url = callback_url(f"http://127.0.0.1:{port}", ensure_secret(db, NOW))
     yield config, db
-    server.should_exit = True
-    thread.join(10)
+    server.stop()
 
 
 def event(name: str, object_id: int | None = None) -> dict[str, Any]:

@@ -1,12 +1,10 @@
-"""The webhook as a stranger on the internet meets it: the real feed server on 127.0.0.1 (uvicorn),
+"""The webhook as a stranger on the internet meets it: the real feed server on 127.0.0.1 (granian),
 the real `strava webhook` commands in their own processes, and the fake Strava."""
 
 from __future__ import annotations
 
 import io
-import logging
 import random
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +14,6 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 
 from connectors.strava import QUEUE_KEY
 from connectors.strava_http import TOKENS_KEY, StravaAccessError
@@ -24,11 +21,13 @@ from connectors.strava_webhook import MAX_QUEUED, WEBHOOK_PATH, stored_secret
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.server import create_app
+from runstrong_sync.server.app import setup_access_log
+from runstrong_sync.server.run import serve_in_thread
 from runstrong_sync.storage import repo, tombstones
 from runstrong_sync.storage.db import Database
 from tests.fakestrava import ATHLETE_ID, FakeStrava, fixture, serve
 from tests.strava_helpers import NOW, cli_env, connect, history, make_config, rows, state, sync
-from tests.support import run_main
+from tests.support import free_port, run_main
 
 STREAM_BUDGET = 5
 
@@ -52,31 +51,16 @@ def served(tmp_path: Path, fake: FakeStrava) -> Iterator[Served]:
     config = make_config(tmp_path, fake, stream_budget=STREAM_BUDGET)
     db = connect(config, fake)
     stream = io.StringIO()
-    access = logging.getLogger("runstrong_sync.access")
-    handler = logging.StreamHandler(stream)
-    level = access.level
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config, db), host="127.0.0.1", port=0, log_level="warning", access_log=False
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    port = free_port()
+    server = serve_in_thread(create_app(config, db), "127.0.0.1", port)
+    setup_access_log(stream)
     env = cli_env(tmp_path, fake, config)
     env["RUNSTRONG_DATABASE_URL"] = config.database_url
     try:
         yield Served(config, db, f"http://127.0.0.1:{port}", env, stream)
     finally:
-        server.should_exit = True
-        thread.join(10)
-        access.removeHandler(handler)
-        access.setLevel(level)
+        server.stop()
+        setup_access_log()
 
 
 def event(name: str, object_id: int | None = None, **changes: Any) -> dict[str, Any]:

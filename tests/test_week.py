@@ -7,8 +7,6 @@ import re
 import shutil
 import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from html.parser import HTMLParser
@@ -17,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-import uvicorn
 
 from runstrong_sync.config import load_config
 from runstrong_sync.server.app import create_app
+from runstrong_sync.server.run import serve_in_thread
 from runstrong_sync.storage.db import open_database
 from runstrong_sync.storage.models import Athlete
 from tests.support import run_main
@@ -112,16 +110,9 @@ def page_server(demo_db: tuple[Path, Path]) -> Iterator[tuple[str, str]]:
     base = f"http://127.0.0.1:{port}"
     clock = lambda: datetime(2026, 11, 19, 7, 0, tzinfo=ZONE)  # noqa: E731
     app = create_app(config, db, clock=clock)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
+    server = serve_in_thread(app, "127.0.0.1", port)
     yield base, token
-    server.should_exit = True
-    thread.join(timeout=10)
+    server.stop()
     db.dispose()
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import click
 
-from runstrong_sync.cli.group import cli
+from runstrong_sync.cli.group import COMMAND_MODULES, SHORT_HELP, STARTING, cli
 from runstrong_sync.errors import ExitStatus, RunstrongError
+
+__all__ = ["COMMAND_MODULES", "SHORT_HELP", "cli", "main"]
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: the single place where errors become messages and exit statuses."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    gc.disable()  # no collections while the command's modules load (see LazyGroup.get_command)
+    STARTING.set()
     try:
         status = cli.main(args=argv, prog_name="runstrong-sync", standalone_mode=False)
     except RunstrongError as exc:
@@ -37,10 +42,7 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(int(ExitStatus.FAILED))
+    finally:
+        STARTING.clear()
+        gc.enable()
     sys.exit(int(status) if isinstance(status, int) else 0)
-
-
-# Commands register themselves on `cli` (runstrong_sync.cli.group) when their module is imported.
-from runstrong_sync.cli import core, edit, init, ops, pause, serve, watch, week  # noqa: E402
-
-__all__ = ["cli", "core", "edit", "init", "main", "ops", "pause", "serve", "watch", "week"]

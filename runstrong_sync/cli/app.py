@@ -7,14 +7,14 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.logging import RichHandler
 
-from runstrong_sync import athletes, pipeline, privacy
-from runstrong_sync.config import Config, load_config
-from runstrong_sync.storage.db import Database, open_database
+if TYPE_CHECKING:  # imported where used, so that `--help` and light commands start quickly
+    from runstrong_sync.config import Config
+    from runstrong_sync.storage.db import Database
 
 
 @dataclass
@@ -33,6 +33,9 @@ class App:
     def file_config(self) -> Config:
         """The configuration file's values, before any athlete's own settings."""
         if self._file_config is None:
+            from runstrong_sync import privacy
+            from runstrong_sync.config import load_config
+
             self._file_config = load_config(self.config_path)
             for warning in privacy.config_warnings(self._file_config.source_path):
                 self.errors.print(f"Warning: {warning}", highlight=False, markup=False, soft_wrap=True)
@@ -43,6 +46,8 @@ class App:
     def config(self) -> Config:
         """The configuration of the athlete in use (``--athlete``), else the file's."""
         if self._config is None:
+            from runstrong_sync import athletes, pipeline
+
             if self.athlete_key is None and athletes.zone_configured(self.file_config, {}):
                 self._config = self.file_config
             elif self.athlete_key is None:  # the time zone is found from the data, once
@@ -63,13 +68,19 @@ class App:
     @property
     def db(self) -> Database:
         if self._db is None:
+            from runstrong_sync.storage.db import open_database
+
             self._db = open_database(self.file_config.database_url)
         return self._db
 
     def now(self) -> datetime:
+        from runstrong_sync import pipeline
+
         return pipeline.now_for(self.today, self.config)
 
     def athlete(self) -> int:
+        from runstrong_sync import athletes, pipeline
+
         key = self.athlete_key or pipeline.DEFAULT_ATHLETE
         athlete, _ = athletes.config_for(self.db, self.file_config, key, self.now())
         return athlete
@@ -91,6 +102,8 @@ def parse_today(value: str | None) -> date | None:
 
 
 def setup_logging(verbose: bool, console: Console) -> None:
+    from rich.logging import RichHandler
+
     level = logging.DEBUG if verbose else logging.WARNING
     handler = RichHandler(console=console, show_path=False, show_time=verbose, markup=False)
     logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)

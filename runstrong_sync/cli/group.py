@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import importlib
+import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -10,35 +14,106 @@ from runstrong_sync import sources
 from runstrong_sync.cli.app import App, parse_today, setup_logging, today_from_env
 from runstrong_sync.privacy import set_private_umask
 
+# Every command lives in a submodule that is imported only when the command runs, so `--help` and
+# each command load only what they use (stravalib, Alembic, watchdog and SQLAlchemy take most of a
+# second). The short help shown by `--help` is kept here; tests check it against the commands.
+# Connectors' commands come from their plugins (runstrong_sync.sources).
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "activities": ("core", "edit"),  # `activities delete` lives in edit
+    "athletes": ("ops",),
+    "daemon": ("ops",),
+    "demo": ("core",),
+    "feed": ("core", "serve"),  # `feed rotate-token` lives in serve
+    "import": ("core",),
+    "init": ("init",),
+    "label": ("core",),
+    "pause": ("pause",),
+    "plan": ("core",),
+    "reclassify": ("core",),
+    "resume": ("pause",),
+    "serve": ("serve",),
+    "status": ("ops",),
+    "sync": ("core",),
+    "watch": ("watch",),
+    "week": ("week",),
+    "zones": ("core",),
+}
+SHORT_HELP: dict[str, str] = {
+    "activities": "Every activity with source, start, duration, distance, label, confidence and reasons.",
+    "athletes": "Several athletes in one install (a coach and a squad): each with their own sources, "
+    "settings and secret feed URL.",
+    "daemon": "Run the nightly sync ([daemon] sync_time), optional polling, the folder watcher and the "
+    "feed server in one process.",
+    "demo": "Run the whole job on the bundled sample data: import, label, plan, write the feed.",
+    "feed": "Write the calendar feed (default: feed.path in the configuration).",
+    "import": "Import activity files, folders or export archives now.",
+    "init": "Write your configuration file, create the inbox folder and say what to run next.",
+    "label": "Set a run's label yourself (kept across syncs and relabelling); 'auto' gives it back.",
+    "pause": "Not running for a while (injury, holiday): the usual week is no longer expected, the plan "
+    "holds one short maintenance session a week (no plyometrics), then a short return block.",
+    "plan": "The upcoming strength sessions: date, time, focus, exercises and why that day.",
+    "reclassify": "Relabel every activity from stored numbers (after changing zones); no file or Strava "
+    "is read.",
+    "resume": "Running again: the pause ends today; a short return block follows.",
+    "serve": "Serve the calendar feeds over HTTP and print the URLs to subscribe with.",
+    "status": "Last sync of each source and its outcome, Strava token and rate limit, files waiting and "
+    "rejected, the feed URL and the database in use (every athlete, or only --athlete).",
+    "sync": "Run every configured connector, then classify, plan and write the feed (the nightly job).",
+    "watch": "Watch the inbox (sources.fit.inbox) and import each file once it is complete.",
+    "week": "This week and next: runs with labels and reasons, strength sessions, load and sync health.",
+    "zones": "The heart-rate and pace thresholds in use, and where each number came from.",
+}
+
+
+def load_command_modules(names: Any = None) -> None:
+    """Import the modules of the named commands (all of them by default); they register on `cli`."""
+    wanted = COMMAND_MODULES if names is None else {n: COMMAND_MODULES[n] for n in names}
+    for modules in wanted.values():
+        for module in modules:
+            importlib.import_module(f"runstrong_sync.cli.{module}")
+
+
+STARTING = threading.Event()  # set by main(): a real process, whose start-up objects live to the end
+
 
 class LazyGroup(click.Group):
-    """Each connector's command group (``runstrong-sync strava ...``) is mounted by name from its
-    plugin (runstrong_sync.sources) and imported only when named: stravalib alone takes about a
-    second, which `sync`, cron, the tests and ``--help`` do not pay."""
+    """Commands are imported only when named: the project's own from ``COMMAND_MODULES``, each
+    connector's (``runstrong-sync strava ...``) from its plugin (runstrong_sync.sources). `--help`
+    lists them from their short help without importing any."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(_connector_commands()))
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES) | set(_connector_commands()))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        reference = _connector_commands().get(cmd_name)
-        if reference is not None and cmd_name not in self.commands:
+        reference = _connector_commands().get(cmd_name) if cmd_name not in COMMAND_MODULES else None
+        if cmd_name in COMMAND_MODULES:
+            load_command_modules([cmd_name])
+        elif reference is not None and cmd_name not in self.commands:
             command = sources.load_reference(reference)
             if not isinstance(command, click.Command):
                 raise TypeError(f"{reference} is not a click command")
             self.add_command(command, cmd_name)
+        elif cmd_name not in self.commands:
+            load_command_modules()  # a command registered by a module without an entry above
+        if STARTING.is_set():
+            STARTING.clear()
+            gc.freeze()  # what start-up built lives to the end: later collections skip it
+            gc.enable()
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The list of commands, with the connectors' help from their plugins, unloaded."""
+        """The command list from the short help above and the plugins', importing no command."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
         lazy = {name: help_text for name, (_, help_text) in _connector_commands_with_help().items()}
+        limit = formatter.width - 6 - max(len(name) for name in names)
         rows = []
-        for name in self.list_commands(ctx):
-            if name in lazy and name not in self.commands:
-                rows.append((name, lazy[name]))
-                continue
-            command = self.get_command(ctx, name)
-            if command is not None and not command.hidden:
-                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        for name in names:
+            short = SHORT_HELP.get(name) or lazy.get(name, "")
+            command = self.commands.get(name) or click.Command(name, short_help=short)
+            if not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

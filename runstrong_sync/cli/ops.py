@@ -20,13 +20,14 @@ from runstrong_sync.config import Config
 from runstrong_sync.daemon import Daemon
 from runstrong_sync.errors import ConfigError
 from runstrong_sync.sources import enabled_sources
-from runstrong_sync.storage import repo, runs
+from runstrong_sync.storage import runs, squad
 from runstrong_sync.storage.models import Athlete
 
 FEED_URL_PATH = "/feed/{token}/strength.ics"  # where the feed server serves the strength feed
 STRAVA_AUTH_STATE = "strava.tokens"  # state the Strava connector keeps its tokens under
 STRAVA_RATE_STATE = "strava.rate"  # ...and its last seen rate-limit usage
 WAITING_SUFFIXES = (".fit", ".fit.gz", ".gpx", ".tcx", ".zip")
+STATES = (STRAVA_AUTH_STATE, STRAVA_RATE_STATE)
 
 
 def feed_url(config: Config, token: str) -> str:
@@ -55,22 +56,31 @@ def _zone_line(zone: dict[str, Any]) -> str:
     return line
 
 
-def athlete_status(app: App, athlete: Athlete, now: datetime) -> dict[str, Any]:
-    config = athletes.effective_config(
-        app.file_config, athlete.key, athlete.name, athlete.settings_json or {}
-    )
+def athlete_status(
+    app: App,
+    athlete: Athlete,
+    now: datetime,
+    config: Config | None = None,
+    known: squad.AthleteFacts | None = None,
+) -> dict[str, Any]:
+    if config is None:
+        config = athletes.effective_config(
+            app.file_config, athlete.key, athlete.name, athlete.settings_json or {}
+        )
+    if known is None:
+        with app.db.transaction() as session:
+            known = squad.facts(session, [athlete.id], STATES)[athlete.id]
     fit = config.sources.fit
+    last = known.last_runs
+    rejected = known.rejected
+    token = known.states.get(STRAVA_AUTH_STATE)
+    rate = known.states.get(STRAVA_RATE_STATE)
+    activities = known.activities
     with app.db.transaction() as session:
-        last = runs.last_runs(session, athlete.id)
-        facts = runs.source_health(session, athlete.id)
-        rejected = runs.rejection_count(session, athlete.id)
-        token = repo.get_state(session, athlete.id, STRAVA_AUTH_STATE)
-        rate = repo.get_state(session, athlete.id, STRAVA_RATE_STATE)
-        activities = len(repo.activity_rows(session, athlete.id))
         configured = athletes.zone_configured(app.file_config, athlete.settings_json or {})
         zone = athletes.time_zone_choice(session, athlete.id, config, configured)
     watched = {runs.PIPELINE, *enabled_sources(config)}  # as the feed's notice: not sources turned off
-    facts = [f for f in facts if f.source in watched]
+    facts = [f for f in known.health if f.source in watched]
     notice = health.sync_notice(facts, now, timedelta(hours=config.feed.stale_after_hours))
     strava_last = next((r for r in last if r.source == "strava"), None)
     if not config.sources.strava.enabled:
@@ -139,10 +149,12 @@ def status(app: App, as_json: bool) -> int:
             if app.athlete_key
             else athletes.all_athletes(session)
         )
+        known = squad.facts(session, [a.id for a in chosen] if app.athlete_key else None, STATES)
+    configs = athletes.effective_configs(app.file_config, chosen)
     data: dict[str, Any] = {
         "database": app.db.url,
         "config": str(app.file_config.source_path) if app.file_config.source_path else None,
-        "athletes": [athlete_status(app, a, now) for a in chosen],
+        "athletes": [athlete_status(app, a, now, configs[a.key], known[a.id]) for a in chosen],
     }
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
@@ -246,15 +258,16 @@ def athletes_list(app: App, as_json: bool) -> int:
     athletes.keys(app.db, app.file_config, app.now())
     with app.db.transaction() as session:
         rows = athletes.all_athletes(session)
-        counts = {a.key: len(repo.activity_rows(session, a.id)) for a in rows}
+        counts = squad.activity_counts(session)
+    configs = athletes.effective_configs(app.file_config, rows)
     items: list[dict[str, Any]] = []
     for a in rows:
-        config = athletes.effective_config(app.file_config, a.key, a.name, a.settings_json or {})
+        config = configs[a.key]
         items.append(
             {
                 "key": a.key,
                 "name": a.name,
-                "activities": counts[a.key],
+                "activities": counts.get(a.id, 0),
                 "feed_path": str(config.feed_path),
                 "feed_url": feed_url(config, a.feed_token),
                 "settings": a.settings_json or {},

@@ -52,10 +52,11 @@ def serve(app: App, host: str | None, port: int | None, workers: int, hide_urls:
     Each feed sits under a secret token: share the URL only with your calendar app, and run
     `runstrong-sync feed rotate-token` if it leaks. Put a TLS reverse proxy in front (README).
     """
-    from runstrong_sync.server.run import run
+    from runstrong_sync.server.run import Limits, check_port_free, run
 
     host = host or app.config.server.host
     port = port or app.config.server.port
+    check_port_free(host, port)  # before anything is printed
     now = app.now()
     athlete = app.athlete()
     if not app.config.feed_path.exists():
@@ -69,7 +70,7 @@ def serve(app: App, host: str | None, port: int | None, workers: int, hide_urls:
         app.console.print(f"week page:\n  {base.rstrip('/')}/feed/{token}/", highlight=False, soft_wrap=True)
     sys.stdout.flush()  # the URLs must show before the server blocks, also when piped
     app.db.dispose()  # the workers open their own connections
-    run(host, port, workers=workers, config_path=app.config.source_path)
+    run(host, port, workers=workers, config_path=app.config.source_path, limits=Limits.of(app.config.server))
     return 0
 
 

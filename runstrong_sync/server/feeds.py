@@ -1,11 +1,12 @@
 """What the server serves, held in memory: each feed file's bytes with their validators, and the
-athletes' secret tokens. Both are refreshed in the background, so a request only reads memory."""
+athletes' secret tokens. Nothing runs in the background: a request checks, at most once per
+``check_seconds``, whether its feed file changed (one stat) and whether the tokens changed (one
+small query), so an idle server costs nothing however many athletes it serves."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import hmac
 import logging
 import threading
 import time
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -20,6 +22,7 @@ from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import Athlete
 
 log = logging.getLogger(__name__)
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +52,25 @@ class FeedBody:
 
 
 class FeedFile:
-    """A feed file's current body; re-read only when its size, mtime or inode change."""
+    """A feed file's current body; re-read only when its size, mtime or inode change, and looked
+    at no more than once per ``check_seconds`` (the file is replaced by rename when written)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, check_seconds: float = 1.0, clock: Clock = time.monotonic) -> None:
         self.path = path
+        self.check_seconds = check_seconds
+        self._clock = clock
         self._seen: tuple[int, int, int] | None = None
+        self._checked = clock()
         self.body: FeedBody | None = None
         self.refresh()
+
+    def current(self) -> FeedBody | None:
+        """The body to send now, after a stat when the last look is ``check_seconds`` old."""
+        now = self._clock()
+        if now - self._checked >= self.check_seconds:
+            self._checked = now
+            self.refresh()
+        return self.body
 
     def refresh(self) -> bool:
         try:
@@ -87,85 +102,81 @@ def _digest(token: str) -> bytes:
 class FeedRegistry:
     """Tokens to athletes, and athletes to their feed files.
 
-    ``resolve`` compares the candidate with every token with ``hmac.compare_digest`` on SHA-256
-    digests and never stops early, so its time depends neither on how much of a token matches
-    nor on which athlete it belongs to.
+    ``resolve`` looks the SHA-256 digest of the candidate up in a dict: one lookup whatever the
+    number of athletes, and its time tells nothing about the tokens (the digest of a guess shares
+    no prefix with a token's digest that the guesser could steer). Tokens are re-read from the
+    database when a request comes ``check_seconds`` after the last read, so a rotated token
+    stops working within that time; feed files are found for an athlete on its first request.
     """
 
     def __init__(
         self,
         db: Database,
         files_for: Callable[[str], Mapping[str, Path]],
-        refresh_seconds: float = 1.0,
+        check_seconds: float = 1.0,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._db = db
         self._files_for = files_for
-        self.refresh_seconds = refresh_seconds
-        self._tokens: tuple[tuple[bytes, str], ...] = ()
+        self.check_seconds = check_seconds
+        self._clock = clock
+        self._tokens: dict[bytes, str] = {}
+        self._settings: dict[str, Any] = {}
         self._feeds: dict[str, dict[str, FeedFile]] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loaded = clock()
         self.refresh()
 
     def resolve(self, token: str) -> str | None:
         """The athlete key of ``token``, or None."""
-        candidate = _digest(token)
-        found: str | None = None
-        for digest, athlete in self._tokens:
-            if hmac.compare_digest(candidate, digest):
-                found = athlete
-        return found
+        self._maybe_reload()
+        return self._tokens.get(_digest(token))
 
     def feed(self, athlete: str, name: str) -> FeedFile | None:
-        return self._feeds.get(athlete, {}).get(name)
+        return self._athlete_feeds(athlete).get(name)
 
     def feed_names(self, athlete: str) -> list[str]:
-        return list(self._feeds.get(athlete, {}))
+        return list(self._athlete_feeds(athlete))
+
+    def _athlete_feeds(self, athlete: str) -> dict[str, FeedFile]:
+        feeds = self._feeds.get(athlete)
+        if feeds is None and athlete in self._settings:
+            feeds = {
+                name: FeedFile(path, self.check_seconds, self._clock)
+                for name, path in self._files_for(athlete).items()
+            }
+            self._feeds[athlete] = feeds
+        return feeds or {}
+
+    def _maybe_reload(self) -> None:
+        now = self._clock()
+        if now - self._loaded < self.check_seconds or not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._loaded = now
+            self._load_tokens()
+        except Exception:  # a locked or missing database must not stop the server
+            log.exception("reading the feed tokens failed; serving what was loaded before")
+        finally:
+            self._lock.release()
+
+    def _load_tokens(self) -> None:
+        with self._db.transaction() as session:
+            rows = session.execute(select(Athlete.key, Athlete.feed_token, Athlete.settings_json)).all()
+        settings = {key: settings for key, _, settings in rows}
+        # An athlete whose settings changed may write its feeds elsewhere: found again on request.
+        self._feeds = {k: v for k, v in self._feeds.items() if self._settings.get(k) == settings.get(k)}
+        self._settings = settings
+        self._tokens = {_digest(token): key for key, token, _ in rows}
 
     def refresh(self) -> None:
-        """Reload the tokens from the database and re-read changed feed files."""
+        """Reload the tokens now, and look at every known feed file now."""
         with self._lock:
-            with self._db.transaction() as session:
-                athletes = [
-                    (a.key, a.feed_token) for a in session.scalars(select(Athlete).order_by(Athlete.id))
-                ]
-            self._tokens = tuple((_digest(token), key) for key, token in athletes)
-            feeds: dict[str, dict[str, FeedFile]] = {}
-            for key, _ in athletes:
-                known = self._feeds.get(key, {})
-                feeds[key] = {}
-                for name, path in self._files_for(key).items():
-                    current = known.get(name)
-                    if current is None or current.path != path:
-                        current = FeedFile(path)
-                    else:
-                        current.refresh()
-                    feeds[key][name] = current
-            self._feeds = feeds
-
-    def start(self) -> None:
-        """Refresh every ``refresh_seconds`` in a daemon thread until ``stop``."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="feed-refresh", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.refresh_seconds):
-            started = time.monotonic()
-            try:
-                self.refresh()
-            except Exception:  # a locked or missing database must not stop the server
-                log.exception("refreshing the feeds failed; serving what was loaded before")
-            log.debug("refresh took %.1f ms", (time.monotonic() - started) * 1000)
+            self._loaded = self._clock()
+            self._load_tokens()
+        for feeds in list(self._feeds.values()):
+            for feed in feeds.values():
+                feed.refresh()
 
 
 def accepts_gzip(header: str) -> bool:

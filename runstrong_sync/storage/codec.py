@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from runstrong_sync.domain import DerivedMetrics, Exercise, Lap, Reason, WorkBout
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(kind: type) -> tuple[str, ...]:
+    names = _NAMES.get(kind)
+    if names is None:
+        names = _NAMES[kind] = tuple(f.name for f in fields(kind))
+    return names
+
+
+def _flat(value: Any) -> dict[str, Any]:
+    """A dataclass of plain values as a dict: what ``asdict`` gives, without its deep copies
+    (which cost more than the rest of storing an activity)."""
+    return {name: getattr(value, name) for name in _names(type(value))}
+
 
 def laps_to_json(laps: tuple[Lap, ...]) -> list[Any]:
-    return [asdict(lap) for lap in laps]
+    return [_flat(lap) for lap in laps]
 
 
 def laps_from_json(data: list[Any]) -> tuple[Lap, ...]:
@@ -19,7 +34,8 @@ def laps_from_json(data: list[Any]) -> tuple[Lap, ...]:
 def derived_to_json(derived: DerivedMetrics | None) -> dict[str, Any] | None:
     if derived is None:
         return None
-    data = asdict(derived)
+    data = _flat(derived)
+    data["bouts"] = [_flat(bout) for bout in derived.bouts]
     for key in ("hr_seconds", "hr_run_at_or_above", "speed_seconds", "speed_run_at_or_above"):
         data[key] = {str(level): round(value, 1) for level, value in sorted(data[key].items())}
     return data
@@ -45,7 +61,7 @@ def reasons_from_json(data: list[Any]) -> tuple[Reason, ...]:
 
 
 def exercises_to_json(exercises: tuple[Exercise, ...]) -> list[Any]:
-    return [asdict(exercise) for exercise in exercises]
+    return [_flat(exercise) for exercise in exercises]
 
 
 def exercises_from_json(data: list[Any]) -> tuple[Exercise, ...]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -59,7 +60,16 @@ class Athlete(Base):
 
 class ActivityRow(Base):
     __tablename__ = "activities"
-    __table_args__ = (Index("ix_activities_athlete_start", "athlete_id", "start_utc"),)
+    __table_args__ = (
+        Index("ix_activities_athlete_start", "athlete_id", "start_utc"),
+        Index(  # what relabelling must label, found without reading the history
+            "ix_activities_unlabelled",
+            "athlete_id",
+            "start_utc",
+            sqlite_where=text("label IS NULL"),
+            postgresql_where=text("label IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
@@ -164,7 +174,15 @@ class RejectionRow(Base):
 
 class SyncRunRow(Base):
     __tablename__ = "sync_runs"
-    __table_args__ = (Index("ix_sync_runs_athlete_source", "athlete_id", "source", "id"),)
+    __table_args__ = (
+        Index("ix_sync_runs_athlete_source", "athlete_id", "source", "id"),
+        Index(  # runs left unfinished by a killed process, found without reading the others
+            "ix_sync_runs_running",
+            "athlete_id",
+            sqlite_where=text("outcome = 'running'"),
+            postgresql_where=text("outcome = 'running'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))

@@ -7,11 +7,11 @@ import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from runstrong_sync.domain import (
@@ -333,21 +333,32 @@ def row_classification(row: ActivityRow) -> Classification | None:
     )
 
 
-def activity_rows(session: Session, athlete_id: int, since: datetime | None = None) -> Sequence[ActivityRow]:
-    """The athlete's activities, tombstoned ones left out (they feed no plan, feed or label)."""
+def activity_rows(
+    session: Session,
+    athlete_id: int,
+    since: datetime | None = None,
+    *,
+    limit: int | None = None,
+) -> Sequence[ActivityRow]:
+    """The athlete's activities from ``since`` on, oldest first; with ``limit``, only the newest
+    ``limit`` of them. Filtered and limited in SQL, on the (athlete, start) index; tombstoned
+    activities left out (they feed no plan, feed or label)."""
     query = select(ActivityRow).where(
         ActivityRow.athlete_id == athlete_id, ActivityRow.tombstoned_at.is_(None)
     )
     if since is not None:
         query = query.where(ActivityRow.start_utc >= since)
-    return session.scalars(query.order_by(ActivityRow.start_utc, ActivityRow.id)).all()
+    if limit is None:
+        return session.scalars(query.order_by(ActivityRow.start_utc, ActivityRow.id)).all()
+    newest = session.scalars(query.order_by(ActivityRow.start_utc.desc(), ActivityRow.id.desc()).limit(limit))
+    return list(reversed(newest.all()))
 
 
 def labelled_activities(
-    session: Session, athlete_id: int, since: datetime | None = None
+    session: Session, athlete_id: int, since: datetime | None = None, *, limit: int | None = None
 ) -> list[LabelledActivity]:
     out = []
-    for row in activity_rows(session, athlete_id, since):
+    for row in activity_rows(session, athlete_id, since, limit=limit):
         classification = row_classification(row)
         if classification is not None:
             out.append(LabelledActivity(row.id, row_to_activity(row), classification))
@@ -380,13 +391,38 @@ def set_override(
     return row
 
 
-def load_sessions(session: Session, athlete_id: int) -> list[StrengthSession]:
-    rows = session.scalars(
-        select(SessionRow)
-        .where(SessionRow.athlete_id == athlete_id, SessionRow.removed.is_(False))
-        .order_by(SessionRow.start_utc, SessionRow.uid)
-    ).all()
+def load_sessions(session: Session, athlete_id: int, since: datetime | None = None) -> list[StrengthSession]:
+    """The planned sessions (not removed), from ``since`` on when given (in SQL, on the index)."""
+    query = select(SessionRow).where(SessionRow.athlete_id == athlete_id, SessionRow.removed.is_(False))
+    if since is not None:
+        query = query.where(SessionRow.start_utc >= since)
+    rows = session.scalars(query.order_by(SessionRow.start_utc, SessionRow.uid)).all()
     return [_row_to_session(row) for row in rows]
+
+
+def newest_start(session: Session, athlete_id: int) -> datetime | None:
+    """When the athlete's newest stored activity started."""
+    value = session.scalar(
+        select(func.max(ActivityRow.start_utc)).where(ActivityRow.athlete_id == athlete_id)
+    )
+    return _aware(value)
+
+
+def oldest_unlabelled(session: Session, athlete_id: int) -> datetime | None:
+    """When the oldest activity without a label started (a partial index finds it)."""
+    value = session.scalar(
+        select(func.min(ActivityRow.start_utc)).where(
+            ActivityRow.athlete_id == athlete_id, ActivityRow.label.is_(None)
+        )
+    )
+    return _aware(value)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Aggregates come back without the column type's conversion on SQLite: naive UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _row_to_session(row: SessionRow) -> StrengthSession:
@@ -405,15 +441,25 @@ def _row_to_session(row: SessionRow) -> StrengthSession:
 
 
 def save_sessions(
-    session: Session, athlete_id: int, sessions: Sequence[StrengthSession], time_zone: str, now: datetime
+    session: Session,
+    athlete_id: int,
+    sessions: Sequence[StrengthSession],
+    time_zone: str,
+    now: datetime,
+    since: datetime | None = None,
 ) -> dict[str, int]:
-    """Make the stored plan equal to ``sessions``; sessions no longer planned are marked removed."""
-    existing = {
-        row.uid: row for row in session.scalars(select(SessionRow).where(SessionRow.athlete_id == athlete_id))
-    }
+    """Make the stored plan equal to ``sessions``; sessions no longer planned are marked removed.
+    With ``since``, only the stored sessions from then on are compared (the planner was given
+    those): older ones stay as they are."""
+    query = select(SessionRow).where(SessionRow.athlete_id == athlete_id)
+    if since is not None:
+        query = query.where(SessionRow.start_utc >= since)
+    existing = {row.uid: row for row in session.scalars(query)}
     counts = {"added": 0, "changed": 0, "removed": 0, "unchanged": 0}
     for item in sessions:
         row = existing.pop(item.uid, None)
+        if row is None and since is not None:
+            row = session.get(SessionRow, item.uid)  # kept before the window; moved into it
         values: dict[str, Any] = {
             "start_utc": item.start,
             "time_zone": time_zone,

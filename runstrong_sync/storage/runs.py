@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -44,46 +44,57 @@ def close_abandoned(session: Session, athlete_id: int, now: datetime) -> int:
     return len(abandoned)
 
 
+def sources_run(session: Session, athlete_id: int) -> list[str]:
+    """The sources with sync runs, one index seek each (a loose scan of the (athlete, source, id)
+    index), however many runs years of nightly syncs have left."""
+    runs = SyncRunRow.__table__
+    first = select(func.min(runs.c.source).label("source")).where(runs.c.athlete_id == athlete_id)
+    seen = first.cte("seen", recursive=True)
+    following = (
+        select(func.min(runs.c.source))
+        .where(runs.c.athlete_id == athlete_id, runs.c.source > seen.c.source)
+        .scalar_subquery()
+    )
+    seen = seen.union_all(select(following).where(seen.c.source.is_not(None)))
+    return [name for name in session.scalars(select(seen.c.source)) if name is not None]
+
+
+def _edge_run(session: Session, athlete_id: int, source: str, *, newest: bool, ok: bool = False) -> Any:
+    """The first or the newest finished run of a source (or its newest success), read from the
+    end of the index, so the cost does not grow with the number of runs."""
+    query = select(SyncRunRow).where(
+        SyncRunRow.athlete_id == athlete_id, SyncRunRow.source == source, SyncRunRow.outcome != RUNNING
+    )
+    if ok:
+        query = query.where(SyncRunRow.outcome.in_(sorted(OK_OUTCOMES)))
+    return session.scalars(query.order_by(SyncRunRow.id.desc() if newest else SyncRunRow.id).limit(1)).first()
+
+
 def source_health(session: Session, athlete_id: int) -> list[SourceHealth]:
-    """Per source: first and last finished run, its outcome, and the last success (by aggregates)."""
-    finished = (SyncRunRow.athlete_id == athlete_id, SyncRunRow.outcome != RUNNING)
-    firsts = dict(
-        session.execute(
-            select(SyncRunRow.source, func.min(SyncRunRow.started_at))
-            .where(*finished)
-            .group_by(SyncRunRow.source)
-        ).all()
-    )
-    successes = dict(
-        session.execute(
-            select(SyncRunRow.source, func.max(SyncRunRow.finished_at))
-            .where(*finished, SyncRunRow.outcome.in_(sorted(OK_OUTCOMES)))
-            .group_by(SyncRunRow.source)
-        ).all()
-    )
-    newest = select(func.max(SyncRunRow.id)).where(*finished).group_by(SyncRunRow.source)
+    """Per source: first and last finished run, its outcome, and the last success."""
     out = []
-    for last in session.scalars(
-        select(SyncRunRow).where(SyncRunRow.id.in_(newest)).order_by(SyncRunRow.source)
-    ):
+    for source in sources_run(session, athlete_id):
+        last = _edge_run(session, athlete_id, source, newest=True)
+        if last is None:
+            continue  # only a run in progress so far
+        first = _edge_run(session, athlete_id, source, newest=False)
+        success = (
+            last
+            if last.outcome in OK_OUTCOMES
+            else _edge_run(session, athlete_id, source, newest=True, ok=True)
+        )
         message = last.summary_json.get("message") if isinstance(last.summary_json, dict) else None
-        success = successes.get(last.source)
         out.append(
             SourceHealth(
-                source=last.source,
-                first_started=_aware(firsts[last.source]),
+                source=source,
+                first_started=first.started_at,
                 last_started=last.started_at,
                 last_outcome=last.outcome,
                 last_message=message,
-                last_success=_aware(success) if success is not None else None,
+                last_success=success.finished_at if success is not None else None,
             )
         )
     return out
-
-
-def _aware(value: datetime) -> datetime:
-    """Aggregates bypass the column type on some databases: make the value UTC-aware."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def last_runs(session: Session, athlete_id: int) -> list[SyncRunRow]:

@@ -1,7 +1,7 @@
 """strength sessions written to Garmin Connect as workouts
 
 Revision ID: 0008_garmin
-Revises: 0006_firsthour
+Revises: 0007_perf
 Create Date: 2026-11-28 10:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_garmin"
-down_revision = "0006_firsthour"
+down_revision = "0007_perf"
 branch_labels = None
 depends_on = None
 

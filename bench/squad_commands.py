@@ -1,0 +1,102 @@
+"""`status` and `athletes list` for a squad: CPU seconds with 1,000 athletes against `python -c pass`.
+
+    python bench/squad_commands.py [--quick] [--athletes 1000] [--repeat N]
+
+Builds a database (in a temporary folder) with the demo's six weeks imported for the default
+athlete, then N athletes more, each with their own copy of those activities and a night's sync
+runs; runs each command as a fresh process `--repeat` times (3 in --quick, 5 otherwise) and prints
+the median CPU seconds, the ratio to `python -c pass` measured in the same run, and the target
+(0.5 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from startup import median_cpu
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, select  # noqa: E402
+
+from runstrong_sync import pipeline  # noqa: E402
+from runstrong_sync.config import load_config  # noqa: E402
+from runstrong_sync.storage import repo  # noqa: E402
+from runstrong_sync.storage.db import open_database  # noqa: E402
+from runstrong_sync.storage.models import ActivityRow, SyncRunRow  # noqa: E402
+
+NOW = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)
+TARGET_S = 0.5
+
+
+def build(folder: Path, squad: int) -> Path:
+    config_path = folder / "config.toml"
+    config_path.write_text(
+        f'data_dir = "{folder / "data"}"\n[athlete]\ntime_zone = "Europe/Berlin"\n', encoding="utf-8"
+    )
+    config = load_config(config_path, environ={})
+    db = open_database(config.database_url)
+    default = pipeline.athlete_id(db, config, NOW)
+    pipeline.import_paths(db, default, config, [ROOT / "fixtures" / "demo"], NOW)
+    columns = [c.key for c in ActivityRow.__table__.columns if c.key not in ("id", "athlete_id")]
+    with db.transaction() as session:
+        templates = [
+            {c: getattr(row, c) for c in columns} for row in session.scalars(select(ActivityRow)).all()
+        ]
+        ids = [repo.ensure_athlete(session, f"runner{n:04d}", f"Runner {n}", NOW).id for n in range(squad)]
+        session.flush()
+        rows = [dict(t, athlete_id=i) for i in ids for t in templates]
+        session.execute(insert(ActivityRow), rows)
+        runs = [
+            {
+                "athlete_id": i,
+                "source": source,
+                "started_at": NOW - timedelta(hours=1),
+                "finished_at": NOW - timedelta(minutes=59),
+                "outcome": "ok",
+                "summary_json": {"created": 1},
+            }
+            for i in [default, *ids]
+            for source in ("pipeline", "fit")
+        ]
+        session.execute(insert(SyncRunRow), runs)
+    db.dispose()
+    return config_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="3 runs per command instead of 5")
+    parser.add_argument("--athletes", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=None)
+    args = parser.parse_args()
+    repeat = args.repeat or (3 if args.quick else 5)
+    with tempfile.TemporaryDirectory(prefix="runstrong-squad-") as name:
+        config_path = build(Path(name), args.athletes)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTRONG_")}
+        env |= {"RUNSTRONG_CONFIG": str(config_path), "COLUMNS": "200"}
+        baseline = median_cpu([sys.executable, "-c", "pass"], env, repeat)
+        print(f"{args.athletes + 1} athletes; python -c pass: {baseline:.3f} s CPU (median of {repeat})")
+        print(f"{'command':<22} {'CPU s':>7} {'x pass':>7} {'target s':>9}  met")
+        for command in (
+            ["status"],
+            ["status", "--json"],
+            ["athletes", "list"],
+            ["athletes", "list", "--json"],
+        ):
+            seconds = median_cpu([sys.executable, "-m", "runstrong_sync", *command], env, repeat)
+            met = "yes" if seconds <= TARGET_S else "NO"
+            print(f"{' '.join(command):<22} {seconds:7.3f} {seconds / baseline:7.1f} {TARGET_S:9.2f}  {met}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Start-up cost of the command line: CPU seconds of whole processes against `python -c pass`.
+
+    python bench/startup.py [--quick] [--repeat N]
+
+Builds a small database with the demo's six weeks (in a temporary folder), then runs each
+command as a fresh process `--repeat` times (3 in --quick, 7 otherwise) and takes the median of
+its user+system CPU seconds. Prints each command's seconds, its ratio to `python -c pass` measured
+in the same run, and the target from the issue (CPU seconds; --help 0.15 s, activities, plan and
+week 0.35 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TODAY = "2026-10-20"  # the demo's runs end in mid October 2026
+TARGETS = {"--help": 0.15, "activities": 0.35, "plan": 0.35, "week": 0.35}
+
+
+def cpu_seconds(argv: list[str], env: dict[str, str]) -> float:
+    """User + system CPU of one child process (and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def median_cpu(argv: list[str], env: dict[str, str], repeat: int) -> float:
+    return statistics.median(cpu_seconds(argv, env) for _ in range(repeat))
+
+
+def make_database(folder: Path, env: dict[str, str]) -> Path:
+    demo = folder / "demo"
+    subprocess.run(
+        [sys.executable, "-m", "runstrong_sync", "--today", TODAY, "demo", "--out", str(demo)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    config = folder / "config.toml"
+    config.write_text(
+        f'data_dir = "{demo}"\n[athlete]\ntime_zone = "Europe/Berlin"\n'
+        f'[database]\nurl = "sqlite:///{demo / "runstrong.sqlite"}"\n'
+        f'[feed]\npath = "{demo / "runstrong.ics"}"\n[sources.fit]\nenabled = false\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="3 runs per command instead of 7")
+    parser.add_argument("--repeat", type=int, default=None)
+    args = parser.parse_args()
+    repeat = args.repeat or (3 if args.quick else 7)
+    with tempfile.TemporaryDirectory(prefix="runstrong-startup-") as temp:
+        folder = Path(temp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTRONG_")}
+        env["COLUMNS"] = "120"
+        config = make_database(folder, env)
+        env["RUNSTRONG_CONFIG"] = str(config)
+        env["RUNSTRONG_TODAY"] = TODAY
+        baseline = median_cpu([sys.executable, "-c", "pass"], env, repeat)
+        print(f"python -c pass: {baseline:.3f} s CPU (median of {repeat})")
+        print(f"{'command':<12} {'CPU s':>7} {'x pass':>7} {'target s':>9}  met")
+        for command in ("--help", "activities", "plan", "week", "zones", "status"):
+            argv = [sys.executable, "-m", "runstrong_sync", command]
+            seconds = median_cpu(argv, env, repeat)
+            target = TARGETS.get(command)
+            shown = f"{target:.2f}" if target else "-"
+            met = "" if target is None else ("yes" if seconds <= target else "NO")
+            print(f"{command:<12} {seconds:7.3f} {seconds / baseline:7.1f} {shown:>9}  {met}")
+
+
+if __name__ == "__main__":
+    main()
