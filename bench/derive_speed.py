@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connectors.fit import activities_from_fit  # noqa: E402
 from connectors.fitfast import read_fit  # noqa: E402
+from connectors.fitmap import activities_from_fit  # noqa: E402
 from runstrong_sync import derive  # noqa: E402
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.fit import normalise_sport
+from connectors.fitmap import normalise_sport
 from connectors.formats import read_activity_file
 from tests.support import FIT, run_cli
 
