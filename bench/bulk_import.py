@@ -56,7 +56,7 @@ BASES = (
 
 def generate(folder: Path, count: int) -> int:
     """Write ``count`` distinct activity files; returns their total number of records."""
-    from connectors.fitfast import read_fit
+    from runstrong_sync.connectors.fitfast import read_fit
 
     bases = [(FIT / name).read_bytes() for name in BASES]
     records = [len(read_fit(data).records) for data in bases]
@@ -102,9 +102,9 @@ def phase_fitparse(paths: list[Path]) -> dict[str, Any]:
 def phase_identical(paths: list[Path]) -> dict[str, Any]:
     from zoneinfo import ZoneInfo
 
-    from connectors.fitmap import activities_from_fit
-    from connectors.fitreader import read_fit_fitparse
-    from connectors.formats import read_activity_file
+    from runstrong_sync.connectors.fitmap import activities_from_fit
+    from runstrong_sync.connectors.fitreader import read_fit_fitparse
+    from runstrong_sync.connectors.formats import read_activity_file
 
     zone = ZoneInfo("Europe/Berlin")
     different = []

@@ -28,17 +28,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from connectors.fitmap import activities_from_fit  # noqa: E402
-from connectors.fitreader import read_fit_fitparse  # noqa: E402
-from connectors.formats import unpack  # noqa: E402
+from runstrong_sync.connectors.fitmap import activities_from_fit  # noqa: E402
+from runstrong_sync.connectors.fitreader import read_fit_fitparse  # noqa: E402
+from runstrong_sync.connectors.formats import unpack  # noqa: E402
 
 try:  # the fast decoder, where present, reads the same FitContent (fitparse when it steps aside)
-    from connectors.fitfast import read_fit as decode_fit  # type: ignore[import-not-found, unused-ignore]
+    from runstrong_sync.connectors.fitfast import read_fit as decode_fit  # type: ignore[import-not-found, unused-ignore]
 except ImportError:
     decode_fit = read_fit_fitparse
-from runstrong_sync.classify import RunHistory, RunSummary, classify  # noqa: E402
-from runstrong_sync.domain import Activity, Classification, Label, Zones, ZoneSource, ZoneValue  # noqa: E402
-from runstrong_sync.zones import ConfiguredPeriod, ZoneTimeline, resolve_zones  # noqa: E402
+from runstrong_sync.core.classify import RunHistory, RunSummary, classify  # noqa: E402
+from runstrong_sync.core.domain import Activity, Classification, Label, Zones, ZoneSource, ZoneValue  # noqa: E402
+from runstrong_sync.core.zones import ConfiguredPeriod, ZoneTimeline, resolve_zones  # noqa: E402
 
 DEFAULT_SETS = (
     ROOT / "fixtures" / "labelled" / "labels.csv",

@@ -4,7 +4,7 @@ derive_metrics alone, against the previous per-record spike filter, measured in 
     python bench/derive_speed.py [--quick] [--repeat 3]
 
 The previous filter took statistics.median of an 11-reading window for every record; the one in
-runstrong_sync/derive.py slides one sorted window along the series. Both are timed on the same
+runstrong_sync/core/derive.py slides one sorted window along the series. Both are timed on the same
 files (the demo athlete, the labelled sets), best of ``--repeat`` runs, process CPU time. The
 baseline is the same code with only the spike filter put back, so the ratio is that change's.
 Also checks that both give the same derived metrics.
@@ -24,9 +24,10 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connectors.fitfast import read_fit  # noqa: E402
-from connectors.fitmap import activities_from_fit  # noqa: E402
-from runstrong_sync import derive  # noqa: E402
+from runstrong_sync.connectors.fitfast import read_fit  # noqa: E402
+from runstrong_sync.connectors.fitmap import activities_from_fit  # noqa: E402
+
+from runstrong_sync.core import derive  # noqa: E402
 
 
 def previous_drop_hr_spikes(rows: Any) -> None:

@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo
 
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
-from runstrong_sync.domain import Exercise, StrengthSession
+from runstrong_sync.core.domain import Exercise, StrengthSession
+from runstrong_sync.core.plan import reconcile
 from runstrong_sync.feed import FeedSettings, build_feed
-from runstrong_sync.plan import reconcile
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
 from runstrong_sync.vtimezone import transitions

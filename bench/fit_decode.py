@@ -24,9 +24,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runnable from a plain checkout, installed or not
 
-from connectors.fitdata import FitContent  # noqa: E402
-from connectors.fitfast import clear_plan_cache, read_fit_fast  # noqa: E402
-from connectors.fitreader import read_fit_fitparse  # noqa: E402
+from runstrong_sync.connectors.fitdata import FitContent  # noqa: E402
+from runstrong_sync.connectors.fitfast import clear_plan_cache, read_fit_fast  # noqa: E402
+from runstrong_sync.connectors.fitreader import read_fit_fitparse  # noqa: E402
+
 from runstrong_sync.errors import FitReadError  # noqa: E402
 
 FIT = ROOT / "fixtures" / "fit"

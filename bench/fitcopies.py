@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from connectors.fitfast import crc16
+from runstrong_sync.connectors.fitfast import crc16
 
 # global message -> field numbers holding a FIT date (uint32 seconds since 1989-12-31)
 DATE_FIELDS = {

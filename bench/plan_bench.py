@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runstrong_sync.plan import plan
+from runstrong_sync.core.plan import plan
 from tests.test_plan_properties import scenario_from
 
 

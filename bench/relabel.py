@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from runstrong_sync.connectors.formats import format_of  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from connectors.formats import format_of  # noqa: E402
 from runstrong_sync import pipeline  # noqa: E402
 from runstrong_sync.config import Config  # noqa: E402
 from runstrong_sync.storage.db import open_database  # noqa: E402

@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connectors.strava_http import StravaRateLimitedError  # noqa: E402
+from runstrong_sync.connectors.strava_http import StravaRateLimitedError  # noqa: E402
+
 from tests.fakestrava import FakeStrava, make_activity, serve  # noqa: E402
 from tests.strava_helpers import NOW, connect, make_config, sync  # noqa: E402
 

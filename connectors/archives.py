@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from connectors.formats import MAX_FILE_BYTES, ExportHints, format_of
 from runstrong_sync.errors import ArchiveRejectedError, FitReadError
+
+from .formats import MAX_FILE_BYTES, ExportHints, format_of
 
 STRAVA_INDEX = "activities.csv"
 READ_CHUNK = 1 << 20

@@ -6,13 +6,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from connectors import intake
-from connectors.files import display
-from connectors.fit_plugin import FitSettings
-from connectors.formats import format_of
 from runstrong_sync.config import Config
 from runstrong_sync.errors import ConfigError
 from runstrong_sync.sources import ConnectorContext, Rejected, SourceEvent, WatchTarget
+
+from . import intake
+from .files import display
+from .fit_plugin import FitSettings
+from .formats import format_of
 
 NOT_ACTIVITY_FILE = (
     "not an activity file by its name (.fit, .gpx, .tcx, plain or .gz, or a .zip export); left where it is"
@@ -50,7 +51,7 @@ class FitFolderConnector:
         )
         known = None
         if self.settings.after_import == "leave":  # files stay: recognise them without decoding
-            from connectors.known import KnownFiles
+            from .known import KnownFiles
 
             known = KnownFiles(context)
             files = known.unknown(files)

@@ -33,8 +33,8 @@ def _enabled(settings: Any) -> bool:
 plugin = ConnectorPlugin(
     name="fit",
     settings=FitSettings,
-    connector="connectors.fit:FitFolderConnector",
+    connector="runstrong_sync.connectors.fit:FitFolderConnector",
     enabled=_enabled,
     env={"RUNSTRONG_FIT_INBOX": "inbox"},
-    watch="connectors.fit:watch_targets",
+    watch="runstrong_sync.connectors.fit:watch_targets",
 )

@@ -23,8 +23,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from connectors import fitprofile as prof
-from connectors.fitdata import (
+from runstrong_sync.errors import FitReadError
+
+from . import fitprofile as prof
+from .fitdata import (
     ACTIVITY_FIELDS,
     FILE_ID_FIELDS,
     LAP_FIELDS,
@@ -32,9 +34,8 @@ from connectors.fitdata import (
     SESSION_FIELDS,
     FitContent,
 )
-from connectors.fitdata import number as _number
-from connectors.fitreader import FitCutOffError, read_fit_fitparse, read_fit_salvage
-from runstrong_sync.errors import FitReadError
+from .fitdata import number as _number
+from .fitreader import FitCutOffError, read_fit_fitparse, read_fit_salvage
 
 __all__ = [
     "FitFastUnsupportedError",

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
-from connectors.fitdata import FitContent, number
-from runstrong_sync.derive import derive_metrics
-from runstrong_sync.domain import Activity, Lap
+from runstrong_sync.core.derive import derive_metrics
+from runstrong_sync.core.domain import Activity, Lap
 from runstrong_sync.errors import FitReadError
+
+from .fitdata import FitContent, number
 
 RELATIVE_TIME_LIMIT = 0x10000000  # FIT date_time values below this count from device power-on
 

@@ -9,7 +9,9 @@ from typing import Any
 import fitparse
 import fitparse.utils
 
-from connectors.fitdata import (
+from runstrong_sync.errors import FitReadError
+
+from .fitdata import (
     ACTIVITY_FIELDS,
     FILE_ID_FIELDS,
     LAP_FIELDS,
@@ -18,7 +20,6 @@ from connectors.fitdata import (
     FitContent,
     number,
 )
-from runstrong_sync.errors import FitReadError
 
 __all__ = ["FitReadError", "read_fit_fitparse"]  # FitReadError lives in runstrong_sync.errors
 

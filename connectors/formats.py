@@ -24,12 +24,13 @@ import gpxpy
 import gpxpy.gpx
 from defusedxml import DefusedXmlException
 
-from connectors.fitfast import read_fit
-from connectors.fitmap import activities_from_fit, judge_sport, normalise_sport
-from runstrong_sync.derive import derive_metrics
-from runstrong_sync.domain import Activity, Lap
+from runstrong_sync.core.derive import derive_metrics
+from runstrong_sync.core.domain import Activity, Lap
+from runstrong_sync.core.text import clean_optional
 from runstrong_sync.errors import FitReadError
-from runstrong_sync.text import clean_optional
+
+from .fitfast import read_fit
+from .fitmap import activities_from_fit, judge_sport, normalise_sport
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # larger than any real activity file, plain or unpacked
 FORMATS = ("fit", "gpx", "tcx")

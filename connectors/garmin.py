@@ -26,15 +26,16 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
-from connectors.archives import ArchiveLimits, read_member
-from connectors.fitreader import FitReadError
-from connectors.formats import format_of, read_activity_file
-from connectors.garmin_api import SOURCE, GarminLink, GarminNotFoundError, GarminUnavailableError
-from connectors.garmin_plugin import GarminSettings
 from runstrong_sync.config import Config
-from runstrong_sync.domain import StrengthSession
+from runstrong_sync.core.domain import StrengthSession
 from runstrong_sync.sources import ConnectorContext, Imported, Rejected, SourceEvent
 from runstrong_sync.storage.db import Database
+
+from .archives import ArchiveLimits, read_member
+from .fitreader import FitReadError
+from .formats import format_of, read_activity_file
+from .garmin_api import SOURCE, GarminLink, GarminNotFoundError, GarminUnavailableError
+from .garmin_plugin import GarminSettings
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class GarminConnector:
         """Write the stable window's sessions to Garmin Connect (``push_workouts``); a summary, or None."""
         if not self.settings.push_workouts:
             return None
-        from connectors import garmin_push
+        from . import garmin_push
 
         link = GarminLink(context.load_state, context.save_state)
         mappings = garmin_push.Mappings(db, athlete, context.now)

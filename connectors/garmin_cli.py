@@ -14,14 +14,15 @@ from typing import Any
 import click
 from sqlalchemy import delete
 
-from connectors.garmin_plugin import GarminSettings
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.errors import RunstrongError
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.models import GarminWorkoutRow, StateRow
 
-TOKENS_KEY = "garmin.tokens"  # as connectors.garmin_api
-INDEX_KEY = "garmin.index"  # as connectors.garmin
+from .garmin_plugin import GarminSettings
+
+TOKENS_KEY = "garmin.tokens"  # as runstrong_sync.connectors.garmin_api
+INDEX_KEY = "garmin.index"  # as runstrong_sync.connectors.garmin
 CURSOR_KEY = "garmin.backfill"
 GARMIN_KEYS = (TOKENS_KEY, INDEX_KEY, CURSOR_KEY, "garmin.scan")
 
@@ -36,7 +37,7 @@ def garmin() -> None:
 @pass_app
 def auth(app: App, email: str | None) -> int:
     """Sign in to Garmin Connect once; only the sign-in tokens are kept (never the password)."""
-    from connectors import garmin_api
+    from . import garmin_api
 
     garmin_api.library()  # a clear message now when the extra is missing
     email = email or click.prompt("Garmin Connect email")
@@ -75,7 +76,7 @@ def status(app: App) -> int:
             return repo.get_state(session, athlete, key) or {}
 
         tokens, index, cursor = get(TOKENS_KEY), get(INDEX_KEY), get(CURSOR_KEY)
-    from connectors import garmin_push
+    from . import garmin_push
 
     pushed = garmin_push.mapping_count(app.db, athlete)
     settings = app.config.sources.get("garmin", GarminSettings)
@@ -105,8 +106,9 @@ def status(app: App) -> int:
 
 def _remove_our_workouts(app: App, athlete: int) -> int:
     """Delete the coming workouts we made in Garmin Connect (best effort); past ones stay there."""
-    from connectors import garmin_api, garmin_push
     from runstrong_sync import pipeline
+
+    from . import garmin_api, garmin_push
 
     if not garmin_push.mapping_count(app.db, athlete):
         return 0
@@ -167,8 +169,9 @@ def disconnect(app: App, yes: bool) -> int:
 @pass_app
 def workouts(app: App, fit_dir: Path, days: int | None) -> int:
     """Write the coming strength sessions as FIT workout files, for a watch without Garmin Connect."""
-    from connectors import garmin_fit, garmin_steps
     from runstrong_sync import pipeline
+
+    from . import garmin_fit, garmin_steps
 
     hours = days * 24 if days else app.config.planner.stable_hours
     sessions = garmin_steps.upcoming(pipeline.stored_sessions(app.db, app.athlete()), app.now(), hours)

@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.fitfast import crc16
-from connectors.fitreader import FitReadError
-from connectors.garmin_steps import REPEAT, REST, Step, steps_for, workout_name
-from runstrong_sync.domain import StrengthSession
+from runstrong_sync.core.domain import StrengthSession
 from runstrong_sync.fileio import write_atomic
+
+from .fitfast import crc16
+from .fitreader import FitReadError
+from .garmin_steps import REPEAT, REST, Step, steps_for, workout_name
 
 FIT_EPOCH = datetime(1989, 12, 31, tzinfo=UTC)
 PROTOCOL = 0x20  # 2.0

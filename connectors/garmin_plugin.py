@@ -26,12 +26,12 @@ class GarminSettings(BaseModel):
 plugin = ConnectorPlugin(
     name="garmin",
     settings=GarminSettings,
-    connector="connectors.garmin:GarminConnector",
-    cli="connectors.garmin_cli:garmin",
+    connector="runstrong_sync.connectors.garmin:GarminConnector",
+    cli="runstrong_sync.connectors.garmin_cli:garmin",
     cli_help="Sign in to Garmin Connect (auth), see the connection (status), or remove it (disconnect).",
     commands={
         "workouts": (
-            "connectors.garmin_cli:workouts",
+            "runstrong_sync.connectors.garmin_cli:workouts",
             "Write the coming strength sessions as FIT workout files, for a watch without Garmin Connect.",
         )
     },

@@ -25,8 +25,12 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from connectors.garmin_api import GarminLink, GarminNotFoundError
-from connectors.garmin_steps import (
+from runstrong_sync.core.domain import StrengthSession
+from runstrong_sync.storage.db import Database
+from runstrong_sync.storage.models import GarminWorkoutRow
+
+from .garmin_api import GarminLink, GarminNotFoundError
+from .garmin_steps import (
     MARKER,
     REPEAT,
     REST,
@@ -37,9 +41,6 @@ from connectors.garmin_steps import (
     upcoming,
     workout_name,
 )
-from runstrong_sync.domain import StrengthSession
-from runstrong_sync.storage.db import Database
-from runstrong_sync.storage.models import GarminWorkoutRow
 
 STRENGTH = {"sportTypeId": 5, "sportTypeKey": "strength_training", "displayOrder": 5}
 NO_TARGET = {"workoutTargetTypeId": 1, "workoutTargetTypeKey": "no.target", "displayOrder": 1}

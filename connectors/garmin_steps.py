@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from runstrong_sync.domain import Exercise, SessionStatus, StrengthSession
+from runstrong_sync.core.domain import Exercise, SessionStatus, StrengthSession
 
 WORK, REST, REPEAT = "work", "rest", "repeat"
 MARKER = "[runstrong-sync]"  # ends the description of every workout we make

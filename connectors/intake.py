@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from connectors.archives import ArchiveLimits, plan_archive, read_member
-from connectors.files import REASON_SUFFIX, display, free_name, move_to, set_aside
-from connectors.formats import MAX_FILE_BYTES, ExportHints, format_of, read_activity_file
-from runstrong_sync.domain import Activity
+from runstrong_sync.core.domain import Activity
 from runstrong_sync.errors import ArchiveRejectedError, InputError
 from runstrong_sync.sources import ConnectorContext, Imported, Rejected, SourceEvent
+
+from .archives import ArchiveLimits, plan_archive, read_member
+from .files import REASON_SUFFIX, display, free_name, move_to, set_aside
+from .formats import MAX_FILE_BYTES, ExportHints, format_of, read_activity_file
 
 log = logging.getLogger(__name__)
 

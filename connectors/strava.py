@@ -26,16 +26,17 @@ from typing import Any, ClassVar
 
 import requests
 
-from connectors import strava_http as http
-from connectors.strava_http import NotFoundError, RateBudget, StravaApi, TokenKeeper
-from connectors.strava_plugin import StravaSettings
-from runstrong_sync import classify
 from runstrong_sync.config import Config
-from runstrong_sync.derive import derive_metrics
-from runstrong_sync.domain import Activity, DerivedMetrics, Label
+from runstrong_sync.core import classify
+from runstrong_sync.core.derive import derive_metrics
+from runstrong_sync.core.domain import Activity, DerivedMetrics, Label
+from runstrong_sync.core.text import clean_optional
+from runstrong_sync.core.zones import resolve_zones
 from runstrong_sync.sources import ConnectorContext, Deleted, Imported, Rejected, SourceEvent
-from runstrong_sync.text import clean_optional
-from runstrong_sync.zones import resolve_zones
+
+from . import strava_http as http
+from .strava_http import NotFoundError, RateBudget, StravaApi, TokenKeeper
+from .strava_plugin import StravaSettings
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,15 @@ import requests
 from stravalib import exc
 from stravalib.protocol import Scope
 
-from connectors import strava as connector
-from connectors import strava_http as http
-from connectors import strava_webhook as webhooks
-from connectors.strava_plugin import StravaSettings
 from runstrong_sync import pipeline
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.errors import ConfigError, RunstrongError
 from runstrong_sync.storage import repo, tombstones
+
+from . import strava as connector
+from . import strava_http as http
+from . import strava_webhook as webhooks
+from .strava_plugin import StravaSettings
 
 SCOPES: list[Scope] = ["read", "activity:read_all", "profile:read_all"]
 ZONES_KEY = "strava.zones"

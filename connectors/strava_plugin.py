@@ -31,15 +31,15 @@ class StravaSettings(BaseModel):
 plugin = ConnectorPlugin(
     name="strava",
     settings=StravaSettings,
-    connector="connectors.strava:StravaConnector",
+    connector="runstrong_sync.connectors.strava:StravaConnector",
     env={
         "RUNSTRONG_STRAVA_CLIENT_ID": "client_id",
         "RUNSTRONG_STRAVA_CLIENT_SECRET": "client_secret",
         "RUNSTRONG_STRAVA_WEBHOOK_VERIFY_TOKEN": "webhook_verify_token",
         "RUNSTRONG_STRAVA_API_BASE_URL": "api_base_url",
     },
-    cli="connectors.strava_cli:strava",
+    cli="runstrong_sync.connectors.strava_cli:strava",
     cli_help="Connect Strava (auth), see the connection (status), or remove it and its data.",
-    routes="connectors.strava_webhook:routes",
+    routes="runstrong_sync.connectors.strava_webhook:routes",
     shared=frozenset(StravaSettings.model_fields) - {"enabled"},  # the app is shared, the account is not
 )

@@ -33,14 +33,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.strava import QUEUE_DONE_KEY, QUEUE_KEY
-from connectors.strava_http import TOKENS_KEY
-from connectors.strava_plugin import StravaSettings
 from runstrong_sync.config import Config
 from runstrong_sync.errors import DatabaseError
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import InstallSecret, StateRow
+
+from .strava import QUEUE_DONE_KEY, QUEUE_KEY
+from .strava_http import TOKENS_KEY
+from .strava_plugin import StravaSettings
 
 WEBHOOK_PATH = "/strava/webhook"
 SECRET_NAME = "strava.webhook"  # noqa: S105 (the name of the secret, not the secret)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vDuration, vText
 
-from runstrong_sync.domain import Label, LabelledActivity, SessionStatus, StrengthSession
+from runstrong_sync.core.domain import Label, LabelledActivity, SessionStatus, StrengthSession
 from runstrong_sync.vtimezone import vtimezone
 
 PRODID = "-//runstrong-sync//Strength for runners//EN"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from icalendar import Event
 
-from runstrong_sync.domain import SyncOutcome
+from runstrong_sync.core.domain import SyncOutcome
 
 REAUTHORIZE = SyncOutcome.REAUTHORIZE
 OK_OUTCOMES = frozenset(o for o in SyncOutcome if o.published)  # the plan and feed went out

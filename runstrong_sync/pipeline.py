@@ -14,10 +14,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from runstrong_sync import athletes, health, lock
-from runstrong_sync import classify as classifier
-from runstrong_sync import plan as planner
 from runstrong_sync.config import WEEKDAYS, Config
-from runstrong_sync.domain import Activity, Label, StrengthSession, SyncOutcome, Zones
+from runstrong_sync.core import classify as classifier
+from runstrong_sync.core import plan as planner
+from runstrong_sync.core.domain import Activity, Label, StrengthSession, SyncOutcome, Zones
+from runstrong_sync.core.zones import (
+    HISTORY_DAYS,
+    ConfiguredPeriod,
+    ZoneTimeline,
+    resolve_zones,
+    zones_from_strava,
+)
 from runstrong_sync.errors import (
     DatabaseError,
     ExitStatus,
@@ -42,13 +49,6 @@ from runstrong_sync.sources import (
 from runstrong_sync.storage import deletions, feedstate, locks, planstate, repo, runs, tombstones
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import ActivityRow, Athlete
-from runstrong_sync.zones import (
-    HISTORY_DAYS,
-    ConfiguredPeriod,
-    ZoneTimeline,
-    resolve_zones,
-    zones_from_strava,
-)
 
 if TYPE_CHECKING:  # feed writing (icalendar) and plan calendars (requests) are imported where used
     from sqlalchemy.orm import Session

@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from runstrong_sync.domain import Label, LabelledActivity, StrengthSession
-from runstrong_sync.plan import FORM_MARKER
-from runstrong_sync.text import clean_text
+from runstrong_sync.core.domain import Label, LabelledActivity, StrengthSession
+from runstrong_sync.core.plan import FORM_MARKER
+from runstrong_sync.core.text import clean_text
 
 LABEL_STYLES = {Label.EASY: "green", Label.HARD: "bold red", Label.LONG: "bold blue", Label.OTHER: "dim"}
 

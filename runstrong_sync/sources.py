@@ -7,7 +7,7 @@ Glossary:
                   in the ``runstrong_sync.connectors`` group (pyproject.toml)::
 
                       [project.entry-points."runstrong_sync.connectors"]
-                      garmin = "connectors.garmin_plugin:plugin"
+                      garmin = "runstrong_sync.connectors.garmin_plugin:plugin"
 
                   The plugin's module must be cheap to import (pydantic and this module only): it is
                   loaded whenever the configuration is. Everything heavy is named by a
@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from runstrong_sync.domain import Activity
+from runstrong_sync.core.domain import Activity
 from runstrong_sync.errors import ConfigError
 
 if TYPE_CHECKING:  # the config module reads the registry; this module needs its type only

@@ -14,9 +14,9 @@ from typing import Any
 import requests
 from icalendar import Calendar
 
+from runstrong_sync.core.plan import PlannedEvent
+from runstrong_sync.core.text import clean_text
 from runstrong_sync.errors import UpcomingRunsError
-from runstrong_sync.plan import PlannedEvent
-from runstrong_sync.text import clean_text
 
 TIMEOUT_S = 20
 PAST_DAYS = 21  # past races in the plan's calendar still set the recovery after them

@@ -25,7 +25,7 @@ from fitparse.records import BaseType
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connectors import fitdata  # noqa: E402
+from runstrong_sync.connectors import fitdata  # noqa: E402
 
 KEPT_MESSAGES: dict[int, tuple[str, ...]] = {
     0: fitdata.FILE_ID_FIELDS,

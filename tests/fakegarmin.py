@@ -470,7 +470,7 @@ def fit_start(path: Path) -> datetime:
     """When the file's activity started, read by our own decoder."""
     from zoneinfo import ZoneInfo
 
-    from connectors.formats import read_activity_file
+    from runstrong_sync.connectors.formats import read_activity_file
 
     found = read_activity_file(path.read_bytes(), path.name, str(path), ZoneInfo("UTC"))
     return found.activities[0].start_utc

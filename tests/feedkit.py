@@ -20,7 +20,7 @@ import pytest
 import vobject
 from ical.calendar_stream import IcsCalendarStream
 
-from runstrong_sync.domain import Exercise, StrengthSession
+from runstrong_sync.core.domain import Exercise, StrengthSession
 from tests.support import ROOT
 
 JS_DIR = ROOT / "tests" / "js"

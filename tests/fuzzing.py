@@ -6,7 +6,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from connectors.fitfast import crc16
+from runstrong_sync.connectors.fitfast import crc16
 
 SEEDS = (
     "running_edge/Activity.fit",
@@ -84,7 +84,7 @@ def judge(case: tuple[str, bytes, str, float]) -> tuple[str, str, str]:
     import signal
     from zoneinfo import ZoneInfo
 
-    from connectors.intake import WorkItem, parse_item
+    from runstrong_sync.connectors.intake import WorkItem, parse_item
 
     name, data, folder, limit_s = case
     path = Path(folder) / name

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config, validate
-from runstrong_sync.domain import Activity, Label, StrengthSession
-from runstrong_sync.plan import week_start
+from runstrong_sync.core.domain import Activity, Label, StrengthSession
+from runstrong_sync.core.plan import week_start
 from runstrong_sync.sources import Imported
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database, open_database

@@ -13,9 +13,9 @@ import itertools
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
-from runstrong_sync.domain import Label, StrengthSession
-from runstrong_sync.exercises import GROUPS, LIBRARY
-from runstrong_sync.plan import DayRun, PlanResult, PlanSettings, week_start
+from runstrong_sync.core.domain import Label, StrengthSession
+from runstrong_sync.core.exercises import GROUPS, LIBRARY
+from runstrong_sync.core.plan import DayRun, PlanResult, PlanSettings, week_start
 
 HEAVY_NAMES = frozenset(name for m in LIBRARY if m.heavy for name in (*m.variants.values(), m.harder) if name)
 PLYO_NAMES = frozenset(name for m in LIBRARY if m.plyometric for name in m.variants.values())

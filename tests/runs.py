@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from runstrong_sync.derive import derive_metrics
-from runstrong_sync.domain import Activity, Lap, Zones, ZoneSource, ZoneValue
+from runstrong_sync.core.derive import derive_metrics
+from runstrong_sync.core.domain import Activity, Lap, Zones, ZoneSource, ZoneValue
 
 START = datetime(2024, 5, 4, 7, 30, tzinfo=UTC)
 LTHR = 170.0

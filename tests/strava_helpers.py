@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.strava import StravaConnector
-from connectors.strava_http import TOKENS_KEY
+from runstrong_sync.connectors.strava import StravaConnector
+from runstrong_sync.connectors.strava_http import TOKENS_KEY
+
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.storage import repo

@@ -14,9 +14,9 @@ import pytest
 from runstrong_sync.sources import connector_names
 from tests.support import ROOT
 
-CORE_PACKAGE = "runstrong_sync"
-CORE = ["domain", "classify", "plan", "derive", "exercises", "zones", "weekview", "text"]
-PACKAGES = {"runstrong_sync": ROOT / "runstrong_sync", "connectors": ROOT / "connectors"}
+CORE_PACKAGE = "runstrong_sync.core"
+CORE = sorted(p.stem for p in (ROOT / "runstrong_sync" / "core").glob("*.py") if p.stem != "__init__")
+PACKAGES = {"runstrong_sync": ROOT / "runstrong_sync", "runstrong_sync.connectors": ROOT / "connectors"}
 ALLOWED_STDLIB = {
     "__future__",
     "bisect",

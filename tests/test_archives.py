@@ -9,8 +9,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from runstrong_sync.connectors.archives import ArchiveLimits, ArchiveRejectedError, plan_archive
 
-from connectors.archives import ArchiveLimits, ArchiveRejectedError, plan_archive
 from runstrong_sync.errors import ExitStatus
 from tests.exports import garmin_export, strava_export
 from tests.support import FIT, run_main

@@ -5,11 +5,11 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
+from runstrong_sync.connectors.fitmap import activities_from_fit
+from runstrong_sync.connectors.fitreader import read_fit_fitparse
 
-from connectors.fitmap import activities_from_fit
-from connectors.fitreader import read_fit_fitparse
-from runstrong_sync.classify import classify
-from runstrong_sync.domain import Label, Zones, ZoneSource, ZoneValue
+from runstrong_sync.core.classify import classify
+from runstrong_sync.core.domain import Label, Zones, ZoneSource, ZoneValue
 from tests.support import FIT
 
 ZONES = Zones(

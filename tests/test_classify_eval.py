@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from runstrong_sync.classify import classify
-from runstrong_sync.domain import Activity, Label
+from runstrong_sync.core.classify import classify
+from runstrong_sync.core.domain import Activity, Label
+from runstrong_sync.core.zones import resolve_zones
 from runstrong_sync.storage.codec import derived_from_json, derived_to_json, laps_from_json, laps_to_json
-from runstrong_sync.zones import resolve_zones
 from tests.support import FIXTURES, ROOT
 
 

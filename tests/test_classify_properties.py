@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runstrong_sync.classify import RunSummary, classify
-from runstrong_sync.domain import Label, Zones, ZoneSource, ZoneValue
+from runstrong_sync.core.classify import RunSummary, classify
+from runstrong_sync.core.domain import Label, Zones, ZoneSource, ZoneValue
 from tests.runs import LTHR, ZONES, run_from_series, series
 
 # easy < hard; long and hard are both key runs, neither easier than the other

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from runstrong_sync.classify import RunHistory, RunSummary, classify
-from runstrong_sync.domain import Activity, Label, Lap, Zones, ZoneSource, ZoneValue
+from runstrong_sync.core.classify import RunHistory, RunSummary, classify
+from runstrong_sync.core.domain import Activity, Label, Lap, Zones, ZoneSource, ZoneValue
 from tests.runs import LTHR, START, ZONES, run, run_from_series, series
 
 EASY: list[tuple[int, float, float | None]] = [(40 * 60, 2.9, 140.0)]

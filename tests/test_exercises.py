@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from runstrong_sync.exercises import GROUPS, LIBRARY, build_exercises, dose_for, session_minutes
+from runstrong_sync.core.exercises import GROUPS, LIBRARY, build_exercises, dose_for, session_minutes
 
 
 def test_doses_by_experience_and_block_week() -> None:

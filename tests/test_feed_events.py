@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config, DatabaseConfig
-from runstrong_sync.domain import Activity, Label
+from runstrong_sync.core.domain import Activity, Label
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database, alembic_config, open_database
 from tests.feedkit import JS_DIR, node_ready

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from runstrong_sync.domain import SessionStatus
+from runstrong_sync.core.domain import SessionStatus
 from runstrong_sync.feed import FeedSettings, build_busy_feed, build_feed, session_description
 from tests.feedkit import session, sessions_at, unescape, unfold, weekly_sessions
 

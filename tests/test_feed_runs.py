@@ -7,7 +7,7 @@ from pathlib import Path
 
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
-from runstrong_sync.domain import Activity, Classification, Label, LabelledActivity, Reason
+from runstrong_sync.core.domain import Activity, Classification, Label, LabelledActivity, Reason
 from runstrong_sync.feed import FeedSettings, build_runs_feed
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database

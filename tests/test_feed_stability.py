@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
-from runstrong_sync.plan import reconcile
+from runstrong_sync.core.plan import reconcile
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
 from tests.feedkit import weekly_sessions

@@ -11,8 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from runstrong_sync.connectors.formats import read_activity_file
 
-from connectors.formats import read_activity_file
 from tests.support import FIT, FIXTURES
 
 fitdecode = pytest.importorskip("fitdecode")

@@ -9,9 +9,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from runstrong_sync.connectors.fitmap import activities_from_fit, anchor_relative_times
+from runstrong_sync.connectors.fitreader import read_fit_fitparse
 
-from connectors.fitmap import activities_from_fit, anchor_relative_times
-from connectors.fitreader import read_fit_fitparse
 from tests.support import FIT, run_cli
 
 FR70 = [FIT / "running" / "compressed-speed-distance.fit", FIT / "running_edge" / "antfs-dump.63.fit"]

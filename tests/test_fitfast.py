@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runstrong_sync.connectors.fitdata import FitContent
+from runstrong_sync.connectors.fitfast import FitFastUnsupportedError, crc16, read_fit, read_fit_fast
+from runstrong_sync.connectors.fitreader import FitCutOffError, read_fit_fitparse, read_fit_salvage
 
-from connectors.fitdata import FitContent
-from connectors.fitfast import FitFastUnsupportedError, crc16, read_fit, read_fit_fast
-from connectors.fitreader import FitCutOffError, read_fit_fitparse, read_fit_salvage
 from runstrong_sync.errors import FitReadError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import fitparse
 import pytest
+from runstrong_sync.connectors.formats import format_of, read_activity_file
 
-from connectors.formats import format_of, read_activity_file
 from runstrong_sync.config import Config
 from runstrong_sync.errors import FitReadError
 from runstrong_sync.pipeline import import_paths, ingest
@@ -168,7 +168,7 @@ def test_strava_then_the_file_keeps_one_activity_with_the_file_detail(db: Databa
 
 
 def test_an_export_index_names_the_activity_and_says_what_a_typeless_file_was() -> None:
-    from connectors.formats import ExportHints
+    from runstrong_sync.connectors.formats import ExportHints
 
     data = (FIT / "gpx_tcx/garmin_example.gpx").read_bytes().replace(b"<type>running</type>", b"")
     plain = read_activity_file(data, "a.gpx", "a.gpx", ZONE).activities[0]

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from icalendar import Calendar
+from runstrong_sync.connectors.garmin import CURSOR_KEY, INDEX_KEY, GarminConnector, activity_file
+from runstrong_sync.connectors.garmin_api import TOKENS_KEY, sign_in
 
-from connectors.garmin import CURSOR_KEY, INDEX_KEY, GarminConnector, activity_file
-from connectors.garmin_api import TOKENS_KEY, sign_in
 from runstrong_sync import pipeline
 from runstrong_sync.cli import cli
 from runstrong_sync.config import Config
@@ -342,7 +342,8 @@ def test_a_sign_in_block_says_to_wait_and_stores_nothing(tmp_path: Path, fake: G
 def test_a_run_from_strava_garmin_and_a_file_is_stored_once(tmp_path: Path, fake: GarminFake) -> None:
     from zoneinfo import ZoneInfo
 
-    from connectors.formats import read_activity_file
+    from runstrong_sync.connectors.formats import read_activity_file
+
     from tests.fakestrava import FakeStrava, make_activity, serve
     from tests.strava_helpers import connect as strava_connect
     from tests.strava_helpers import make_config as strava_config

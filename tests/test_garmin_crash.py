@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from runstrong_sync.connectors.garmin import INDEX_KEY
 
-from connectors.garmin import INDEX_KEY
 from tests.fakegarmin import GarminFake, State, add_demo, demo_fit_files
 from tests.test_garmin import NOW, activity_rows, cli_env, connect, make_config, state
 

@@ -10,13 +10,13 @@ from typing import Any
 import fitdecode
 import fitparse
 import pytest
+from runstrong_sync.connectors import garmin_fit
+from runstrong_sync.connectors.fitfast import read_fit_fast
+from runstrong_sync.connectors.garmin_steps import REPEAT, REST, code_for, steps_for
 
-from connectors import garmin_fit
-from connectors.fitfast import read_fit_fast
-from connectors.garmin_steps import REPEAT, REST, code_for, steps_for
 from runstrong_sync import pipeline
 from runstrong_sync.config import load_config
-from runstrong_sync.domain import Exercise, StrengthSession
+from runstrong_sync.core.domain import Exercise, StrengthSession
 from runstrong_sync.storage.db import open_database
 from tests.support import FIXTURES, run_cli
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runstrong_sync.connectors.garmin import GarminConnector
+from runstrong_sync.connectors.garmin_push import Mappings, mapping_count
+from runstrong_sync.connectors.garmin_steps import MARKER, code_for
 
-from connectors.garmin import GarminConnector
-from connectors.garmin_push import Mappings, mapping_count
-from connectors.garmin_steps import MARKER, code_for
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
-from runstrong_sync.domain import StrengthSession
+from runstrong_sync.core.domain import StrengthSession
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.storage.db import Database
 from tests.fakegarmin import GarminFake, State

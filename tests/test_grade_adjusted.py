@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from runstrong_sync.classify import classify
-from runstrong_sync.derive import derive_metrics, minetti_cost
-from runstrong_sync.domain import Label
+from runstrong_sync.core.classify import classify
+from runstrong_sync.core.derive import derive_metrics, minetti_cost
+from runstrong_sync.core.domain import Label
 from tests.runs import LTHR, ZONES, run_from_series
 
 THRESHOLD = 4.0  # m/s, as ZONES configures

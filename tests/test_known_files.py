@@ -65,9 +65,8 @@ def test_a_damaged_file_is_refused_after_one_decoding() -> None:
     """The fast decoder read every message, so fitparse's verdict (a CRC mismatch) is given
     without decoding the file a second time: the error comes from the fast decoder itself."""
     import pytest
-
-    from connectors.fitfast import FitFastVerdictError, read_fit
-    from connectors.fitreader import FitReadError, read_fit_fitparse
+    from runstrong_sync.connectors.fitfast import FitFastVerdictError, read_fit
+    from runstrong_sync.connectors.fitreader import FitReadError, read_fit_fitparse
 
     data = (FIT / "corrupt/activity-filecrc.fit").read_bytes()
     with pytest.raises(FitReadError) as fast:

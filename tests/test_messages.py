@@ -11,7 +11,7 @@ from pathlib import Path
 
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
-from runstrong_sync.domain import Activity
+from runstrong_sync.core.domain import Activity
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.sources import Imported
 from runstrong_sync.storage import repo

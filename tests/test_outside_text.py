@@ -18,9 +18,9 @@ import requests
 
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
+from runstrong_sync.core.text import MAX_TEXT, clean_text
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
-from runstrong_sync.text import MAX_TEXT, clean_text
 from tests.fakestrava import FakeStrava, make_activity, serve
 from tests.feedkit import read_icalendar, read_vobject
 from tests.strava_helpers import NOW, cli_env, connect, sync

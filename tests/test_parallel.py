@@ -10,7 +10,8 @@ import textwrap
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from connectors.intake import PARALLEL_MIN_FILES, WorkItem, parse_all
+from runstrong_sync.connectors.intake import PARALLEL_MIN_FILES, WorkItem, parse_all
+
 from tests.support import FIT, ROOT
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -40,7 +41,7 @@ def _items(folder: Path, count: int) -> list[WorkItem]:
 
 
 def _outcome(parsed: object) -> object:
-    from connectors.intake import Parsed
+    from runstrong_sync.connectors.intake import Parsed
 
     assert isinstance(parsed, Parsed)
     return parsed.reason or [(a.start_utc, a.elapsed_s, a.distance_m, a.avg_hr) for a in parsed.activities]
@@ -63,7 +64,7 @@ def test_without_worker_processes_the_files_are_read_here(tmp_path: Path) -> Non
         from pathlib import Path
         from zoneinfo import ZoneInfo
         sys.path[:0] = [{str(ROOT)!r}]
-        from connectors.intake import parse_all
+        from runstrong_sync.connectors.intake import parse_all
         from tests.test_parallel import _items
         folder = Path({str(tmp_path)!r})
         results = list(parse_all(_items(folder, 20), ZoneInfo("UTC"), jobs=2))

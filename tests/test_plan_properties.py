@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runstrong_sync.domain import Label, SessionStatus, StrengthSession
-from runstrong_sync.plan import DayRun, PlanResult, PlanSettings, Race, plan, week_start
+from runstrong_sync.core.domain import Label, SessionStatus, StrengthSession
+from runstrong_sync.core.plan import DayRun, PlanResult, PlanSettings, Race, plan, week_start
 from tests.plan_rules import (
     check_content,
     check_counts,

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from runstrong_sync.domain import Label, SessionStatus, StrengthSession
-from runstrong_sync.exercises import GROUPS
-from runstrong_sync.plan import DayRun, PlanResult, PlanSettings, Race, plan
+from runstrong_sync.core.domain import Label, SessionStatus, StrengthSession
+from runstrong_sync.core.exercises import GROUPS
+from runstrong_sync.core.plan import DayRun, PlanResult, PlanSettings, Race, plan
 from tests.plan_rules import HEAVY_NAMES
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -332,7 +332,7 @@ def test_blocks_count_from_the_first_week_teach_then_progress() -> None:
 def test_one_pattern_per_session_and_doses_fit_the_equipment() -> None:
     # An experienced runner with only bodyweight never gets a heavy rep range ("Glute bridge 2 x 6"):
     # unloaded moves progress by harder variants at 10-12 reps. No movement pattern twice.
-    from runstrong_sync.exercises import LIBRARY
+    from runstrong_sync.core.exercises import LIBRARY
 
     pattern = {v: m.pattern for m in LIBRARY for v in (*m.variants.values(), m.harder) if v}
     for experience, equipment in (("experienced", ("bodyweight",)), ("beginner", ("bodyweight", "bands"))):

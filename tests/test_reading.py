@@ -8,9 +8,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from runstrong_sync.connectors.fitmap import normalise_sport
+from runstrong_sync.connectors.formats import read_activity_file
 
-from connectors.fitmap import normalise_sport
-from connectors.formats import read_activity_file
 from tests.support import FIT, run_cli
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -147,7 +147,7 @@ def test_whitespace_and_a_bom_before_the_declaration(name: str) -> None:
 
 
 def test_a_broken_xml_file_names_both_parses() -> None:
-    from connectors.fitreader import FitReadError
+    from runstrong_sync.connectors.fitreader import FitReadError
 
     data = b"  " + GPX.replace(b"</gpx>", b"")
     with pytest.raises(FitReadError, match="even after mending whitespace before the XML declaration"):
@@ -155,7 +155,7 @@ def test_a_broken_xml_file_names_both_parses() -> None:
 
 
 def test_activities_before_1990_or_over_two_days_are_set_aside_with_their_reason() -> None:
-    from connectors.fitreader import FitReadError
+    from runstrong_sync.connectors.fitreader import FitReadError
 
     old = GPX.replace(b"<time>2019-11-16", b"<time>1980-11-16")
     with pytest.raises(FitReadError, match="dated 1980-11-16, before 1990"):

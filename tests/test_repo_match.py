@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from runstrong_sync.domain import Activity
+from runstrong_sync.core.domain import Activity
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
 

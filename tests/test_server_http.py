@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
-from runstrong_sync.plan import reconcile
+from runstrong_sync.core.plan import reconcile
 from runstrong_sync.server import create_app
 from runstrong_sync.server.run import serve_in_thread
 from runstrong_sync.storage import repo

@@ -9,21 +9,21 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from stravalib import model
-
-from connectors.strava import (
+from runstrong_sync.connectors.strava import (
     CURSOR_KEY,
     INDEX_KEY,
     PENDING_KEY,
     activity_from_summary,
     normalise_sport,
 )
-from connectors.strava_http import (
+from runstrong_sync.connectors.strava_http import (
     TOKENS_KEY,
     StravaAccessError,
     StravaRateLimitedError,
     StravaUnavailableError,
 )
+from stravalib import model
+
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.errors import ExitStatus
@@ -476,8 +476,8 @@ def test_strava_then_fit_keeps_the_file_detail_and_stravas_tag(tmp_path: Path, f
 
 def test_budget_reads_every_header_set_and_ages_with_the_clock() -> None:
     import requests
+    from runstrong_sync.connectors.strava_http import RateBudget
 
-    from connectors.strava_http import RateBudget
     from tests.fakestrava import fixture
 
     examples = fixture("rate_limit_headers_examples.json")

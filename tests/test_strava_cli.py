@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from runstrong_sync.connectors.strava import INDEX_KEY
+from runstrong_sync.connectors.strava_cli import ZONES_KEY
+from runstrong_sync.connectors.strava_http import TOKENS_KEY
 
-from connectors.strava import INDEX_KEY
-from connectors.strava_cli import ZONES_KEY
-from connectors.strava_http import TOKENS_KEY
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.storage.db import open_database
 from tests.fakestrava import ATHLETE_ID, FakeStrava, serve
@@ -117,7 +117,7 @@ def test_status_and_disconnect(tmp_path: Path, fake: FakeStrava, monkeypatch: py
 
 CRASH_AFTER_TOKEN = """
 import os, signal
-from connectors.strava import StravaConnector
+from runstrong_sync.connectors.strava import StravaConnector
 from runstrong_sync import pipeline
 from runstrong_sync.config import load_config
 from runstrong_sync.storage.db import open_database

@@ -11,11 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-from starlette.applications import Starlette
-
-from connectors.strava import INDEX_KEY, QUEUE_KEY
-from connectors.strava_http import TOKENS_KEY, StravaAccessError
-from connectors.strava_webhook import (
+from runstrong_sync.connectors.strava import INDEX_KEY, QUEUE_KEY
+from runstrong_sync.connectors.strava_http import TOKENS_KEY, StravaAccessError
+from runstrong_sync.connectors.strava_webhook import (
     WebhookError,
     callback_url,
     ensure_secret,
@@ -23,6 +21,8 @@ from connectors.strava_webhook import (
     validate_subscription,
     webhook_routes,
 )
+from starlette.applications import Starlette
+
 from runstrong_sync.server.run import serve_in_thread
 from runstrong_sync.storage.db import Database
 from tests.fakestrava import ATHLETE_ID, FakeStrava, fixture, make_activity, serve
@@ -140,7 +140,7 @@ def test_confirmed_deauthorization_forgets_tokens_and_hides_activities(
 def test_events_for_activities_strava_no_longer_has(tmp_path: Path, fake: FakeStrava) -> None:
     from datetime import UTC, datetime
 
-    from connectors.strava_webhook import queue_event
+    from runstrong_sync.connectors.strava_webhook import queue_event
 
     config = make_config(tmp_path, fake)
     db = connect(config, fake)

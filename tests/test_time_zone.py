@@ -11,8 +11,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from runstrong_sync.connectors.formats import read_activity_file
 
-from connectors.formats import read_activity_file
 from runstrong_sync import tzdetect
 from runstrong_sync.pipeline import DEFAULT_ATHLETE, ingest
 from runstrong_sync.sources import Imported

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from runstrong_sync.domain import Label
-from runstrong_sync.plan import (
+from runstrong_sync.core.domain import Label
+from runstrong_sync.core.plan import (
     DayRun,
     PlannedEvent,
     classify_planned_event,

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import requests
+from runstrong_sync.connectors.strava import QUEUE_KEY
+from runstrong_sync.connectors.strava_http import TOKENS_KEY, StravaAccessError
+from runstrong_sync.connectors.strava_webhook import MAX_QUEUED, WEBHOOK_PATH, stored_secret
 
-from connectors.strava import QUEUE_KEY
-from connectors.strava_http import TOKENS_KEY, StravaAccessError
-from connectors.strava_webhook import MAX_QUEUED, WEBHOOK_PATH, stored_secret
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.server import create_app

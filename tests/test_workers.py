@@ -12,9 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from runstrong_sync.connectors import strava_http as http
 from sqlalchemy import func, select
 
-from connectors import strava_http as http
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.storage import locks, repo

@@ -7,8 +7,8 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
-from runstrong_sync.domain import Activity, ZoneSource, ZoneValue
-from runstrong_sync.zones import estimate_zones, resolve_zones, zones_from_strava
+from runstrong_sync.core.domain import Activity, ZoneSource, ZoneValue
+from runstrong_sync.core.zones import estimate_zones, resolve_zones, zones_from_strava
 from tests.runs import START, run
 from tests.support import FIT, ROOT, run_cli
 
@@ -165,8 +165,8 @@ def test_an_easy_only_history_gives_no_estimate_and_one_effort_a_thin_one() -> N
 
 
 def test_a_label_resting_on_a_thin_estimate_stays_below_the_line() -> None:
-    from runstrong_sync.classify import classify
-    from runstrong_sync.domain import Zones
+    from runstrong_sync.core.classify import classify
+    from runstrong_sync.core.domain import Zones
 
     thin = Zones(
         threshold_hr=ZoneValue(146, ZoneSource.ESTIMATED, "0.95 x best 20-min HR of 1 hard run", True)

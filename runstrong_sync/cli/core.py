@@ -27,7 +27,7 @@ from runstrong_sync import athletes, pipeline, render
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.cli.group import cli
 from runstrong_sync.config import Config
-from runstrong_sync.domain import Label
+from runstrong_sync.core.domain import Label
 from runstrong_sync.errors import ConfigError, ExitStatus, RunstrongError
 from runstrong_sync.sources import Progress as ProgressCallback
 from runstrong_sync.sources import enabled_sources

@@ -8,11 +8,11 @@ from rich.text import Text
 
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.cli.group import cli
-from runstrong_sync.domain import Label
-from runstrong_sync.plan import FORM_MARKER
+from runstrong_sync.core.domain import Label
+from runstrong_sync.core.plan import FORM_MARKER
+from runstrong_sync.core.weekview import DayView, WeekView
 from runstrong_sync.render import LABEL_STYLES
 from runstrong_sync.web.loader import load_week_view
-from runstrong_sync.weekview import DayView, WeekView
 
 SESSION_STYLE = "bold magenta"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from runstrong_sync.domain import DerivedMetrics, Exercise, Lap, Reason, WorkBout
+from runstrong_sync.core.domain import DerivedMetrics, Exercise, Lap, Reason, WorkBout
 
 _NAMES: dict[type, tuple[str, ...]] = {}
 

@@ -8,7 +8,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from runstrong_sync.domain import Activity
+from runstrong_sync.core.domain import Activity
 from runstrong_sync.storage.models import ActivityRow, ActivitySource, DeletedActivityRow, RunEventRow
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from runstrong_sync.domain import LabelledActivity
+from runstrong_sync.core.domain import LabelledActivity
 from runstrong_sync.storage.models import InstallRow, RunEventRow
 
 UID_PART_KEY = "uid_part"

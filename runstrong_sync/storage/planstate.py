@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from runstrong_sync.domain import STRENGTH_SPORTS
+from runstrong_sync.core.domain import STRENGTH_SPORTS
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.models import ActivityRow
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from runstrong_sync.domain import (
+from runstrong_sync.core.domain import (
     Activity,
     Classification,
     Label,
@@ -23,6 +23,7 @@ from runstrong_sync.domain import (
     StrengthSession,
     SyncOutcome,
 )
+from runstrong_sync.core.text import clean_optional
 from runstrong_sync.storage import codec
 from runstrong_sync.storage.models import (
     PAYLOAD_SCHEMA_VERSION,
@@ -34,7 +35,6 @@ from runstrong_sync.storage.models import (
     StateRow,
     SyncRunRow,
 )
-from runstrong_sync.text import clean_optional
 
 MATCH_START_S = 120  # the same run from two sources starts within 2 minutes...
 MATCH_TOLERANCE = 0.05  # ...and agrees on duration and distance within 5 %

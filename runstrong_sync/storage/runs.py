@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from runstrong_sync.domain import SyncOutcome
+from runstrong_sync.core.domain import SyncOutcome
 from runstrong_sync.health import OK_OUTCOMES, SourceHealth
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.models import RejectionRow, SyncRunRow

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from runstrong_sync.weekview import WeekLoad, WeekView
+from runstrong_sync.core.weekview import WeekLoad, WeekView
 
 _ENV = Environment(
     loader=PackageLoader("runstrong_sync.web", "templates"),

@@ -30,7 +30,7 @@ def upgrade() -> None:
 
 def _clean_stored_names() -> None:
     """Names stored before text was cleaned at the border: cleaned once now."""
-    from runstrong_sync.text import clean_text
+    from runstrong_sync.core.text import clean_text
 
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT id, name FROM activities WHERE name IS NOT NULL")).all()

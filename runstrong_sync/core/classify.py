@@ -17,7 +17,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from runstrong_sync.domain import (
+from runstrong_sync.core.domain import (
     Activity,
     Classification,
     DerivedMetrics,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from runstrong_sync.domain import Activity, Zones, ZoneSource, ZoneValue
+from runstrong_sync.core.domain import Activity, Zones, ZoneSource, ZoneValue
 
 HISTORY_DAYS = 90
 MIN_USUAL_RUNS = 5  # fewer runs than this say nothing of the runner's usual

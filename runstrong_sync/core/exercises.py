@@ -19,7 +19,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from runstrong_sync.domain import Exercise
+from runstrong_sync.core.domain import Exercise
 
 GROUPS = ("core", "glutes", "hamstrings", "quads", "calves")
 LOWER_BODY = frozenset({"glutes", "hamstrings", "quads", "calves", "plyometrics"})

@@ -11,7 +11,7 @@ import itertools
 import statistics
 from collections.abc import Sequence
 
-from runstrong_sync.domain import DerivedMetrics, WorkBout
+from runstrong_sync.core.domain import DerivedMetrics, WorkBout
 
 BIN_S = 10  # bin width for smoothing; continuous-stretch curves have this resolution
 MAX_GAP_S = 10.0  # a longer gap between samples is a pause, not time at the last value

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from runstrong_sync.domain import Label, LabelledActivity, StrengthSession
+from runstrong_sync.core.domain import Label, LabelledActivity, StrengthSession
 
 WEEKDAY_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 LOAD_WEEKS = 4

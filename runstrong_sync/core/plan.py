@@ -31,8 +31,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from runstrong_sync.domain import Label, SessionStatus, StrengthSession
-from runstrong_sync.exercises import (
+from runstrong_sync.core.domain import Label, SessionStatus, StrengthSession
+from runstrong_sync.core.exercises import (
     DELOAD_WEEK,
     Content,
     build_session,
