@@ -154,6 +154,14 @@ def test_unreadable_file_is_set_aside(env: Path, tmp_path: Path) -> None:
     setpriv = shutil.which("setpriv")
     if as_root and setpriv is None:
         pytest.skip("root reads files whatever their permissions, and setpriv is not installed")
+    if as_root:
+        assert setpriv is not None
+        probe = [setpriv, f"--reuid={UNPRIVILEGED}", f"--regid={UNPRIVILEGED}", "--clear-groups", "--"]
+        reachable = subprocess.run(
+            [*probe, sys.executable, "-c", "import runstrong_sync"], capture_output=True, check=False
+        )
+        if reachable.returncode != 0:
+            pytest.skip(f"the unprivileged user cannot run {sys.executable} (a checkout under /root?)")
     base = Path(tempfile.mkdtemp(prefix="runstrong-unprivileged-")) if as_root else tmp_path
     try:
         folder = base / "drop"
