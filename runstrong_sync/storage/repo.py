@@ -277,15 +277,20 @@ def _add_identity(
     )
 
 
-def delete_by_identity(session: Session, athlete_id: int, source: str, external_id: str) -> bool:
-    """Remove what one source said; the activity goes when no source is left."""
-    identity = session.scalar(
+def find_identity(session: Session, athlete_id: int, source: str, external_id: str) -> ActivitySource | None:
+    """What ``source`` said of the activity it knows as ``external_id``, if anything."""
+    return session.scalar(
         select(ActivitySource).where(
             ActivitySource.athlete_id == athlete_id,
             ActivitySource.source == source,
             ActivitySource.external_id == external_id,
         )
     )
+
+
+def delete_by_identity(session: Session, athlete_id: int, source: str, external_id: str) -> bool:
+    """Remove what one source said; the activity goes when no source is left."""
+    identity = find_identity(session, athlete_id, source, external_id)
     if identity is None:
         return False
     activity = identity.activity

@@ -11,20 +11,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from runstrong_sync.storage.models import ActivityRow, ActivitySource
+from runstrong_sync.storage import repo
+from runstrong_sync.storage.models import ActivityRow
 
 KEEP = timedelta(days=30)
 
 
 def hide(session: Session, athlete_id: int, source: str, external_id: str, now: datetime) -> bool:
     """Tombstone the activity ``source`` knows as ``external_id``, unless another source knows it too."""
-    identity = session.scalar(
-        select(ActivitySource).where(
-            ActivitySource.athlete_id == athlete_id,
-            ActivitySource.source == source,
-            ActivitySource.external_id == external_id,
-        )
-    )
+    identity = repo.find_identity(session, athlete_id, source, external_id)
     if identity is None:
         return False
     row = identity.activity
