@@ -13,6 +13,7 @@ from typing import Any
 
 from runstrong_sync.athletes import DEFAULT_ATHLETE, local_day
 from runstrong_sync.config import WEEKDAYS, Config
+from runstrong_sync.core import expected_runs
 from runstrong_sync.core import plan as planner
 from runstrong_sync.core.domain import StrengthSession
 from runstrong_sync.errors import UpcomingRunsError
@@ -168,17 +169,17 @@ def plan_inputs(
         completed = planstate.strength_done(session, athlete)
         previous = repo.load_sessions(session, athlete, since)  # older sessions stay as they are
     paused = pause is not None and pause.since <= today and (pause.until is None or today <= pause.until)
-    expected = [] if paused else planner.predict_runs(done, today, weeks=config.planner.history_weeks)
+    expected = [] if paused else expected_runs.predict_runs(done, today, weeks=config.planner.history_weeks)
     events = upcoming_events(db, athlete, config, now, http_session, save=save, today=today)
-    planned = planner.planned_runs(events, settings.zone)
-    runs = planner.merge_runs(done, expected, today, planned)
+    planned = expected_runs.planned_runs(events, settings.zone)
+    runs = expected_runs.merge_runs(done, expected, today, planned)
     runs += [r for r in planned if r.race and r.day < today]  # past races of the plan: recovery
     settings = replace(
         settings,
         latest_start=(
             config.planner.latest_start
             if isinstance(config.planner.latest_start, time)
-            else planner.learned_latest_start(done)
+            else expected_runs.learned_latest_start(done)
         ),
         paused_from=pause.since if pause else None,
         paused_until=pause.until if pause else None,
