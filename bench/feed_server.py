@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from runstrong_sync import pipeline
+from runstrong_sync import pipeline, publishing
 from runstrong_sync.config import Config
 from runstrong_sync.core.domain import Exercise, StrengthSession
 from runstrong_sync.core.plan import reconcile
@@ -211,7 +211,7 @@ def make_install(folder: Path, athletes: int) -> tuple[Path, Path, str]:
         token = repo.feed_token(session, athlete)
         for number in range(1, athletes):
             repo.ensure_athlete(session, f"athlete{number:04d}", f"Runner {number}", now)
-    feed, _ = pipeline.publish(db, athlete, config, now)
+    feed, _ = publishing.publish(db, athlete, config, now)
     db.dispose()
     return config_path, feed, token
 

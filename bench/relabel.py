@@ -7,7 +7,7 @@
    the baseline, per file.
 2. Replicates the stored activity rows with new ids, identities and start days until the
    database holds ``--rows`` activities (a real SQLite file, as `sync` leaves it).
-3. Times `pipeline.relabel(everything=True)` over all of them (zones resolved, history built,
+3. Times `labelling.relabel(everything=True)` over all of them (zones resolved, history built,
    every activity classified and its label written back), twice: a first pass that writes every
    label, and a second after a zone change.
 
@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 from runstrong_sync.connectors.formats import format_of  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from runstrong_sync import pipeline  # noqa: E402
+from runstrong_sync import labelling, pipeline  # noqa: E402
 from runstrong_sync.config import Config  # noqa: E402
 from runstrong_sync.storage.db import open_database  # noqa: E402
 from runstrong_sync.storage.models import ActivityRow  # noqa: E402
@@ -124,7 +124,7 @@ def main() -> int:
         timings = []
         for threshold in (170, 160):
             started = time.perf_counter()
-            changed = pipeline.relabel(db, athlete, _config(work, threshold), now, everything=True)
+            changed = labelling.relabel(db, athlete, _config(work, threshold), now, everything=True)
             timings.append(time.perf_counter() - started)
             print(
                 f"relabel (threshold HR {threshold}): {total} stored activities in {timings[-1]:.2f} s, "

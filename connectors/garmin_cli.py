@@ -169,12 +169,12 @@ def disconnect(app: App, yes: bool) -> int:
 @pass_app
 def workouts(app: App, fit_dir: Path, days: int | None) -> int:
     """Write the coming strength sessions as FIT workout files, for a watch without Garmin Connect."""
-    from runstrong_sync import pipeline
+    from runstrong_sync import publishing
 
     from . import garmin_fit, garmin_steps
 
     hours = days * 24 if days else app.config.planner.stable_hours
-    sessions = garmin_steps.upcoming(pipeline.stored_sessions(app.db, app.athlete()), app.now(), hours)
+    sessions = garmin_steps.upcoming(publishing.stored_sessions(app.db, app.athlete()), app.now(), hours)
     written, removed = garmin_fit.write_sessions(sessions, fit_dir)
     for path in written:
         app.console.print(str(path), highlight=False, markup=False)

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -233,3 +233,8 @@ def keys(db: Database, config: Config, now: datetime) -> list[str]:
             if key != DEFAULT_ATHLETE
         ]
     return [DEFAULT_ATHLETE, *others]
+
+
+def local_day(config: Config, now: datetime) -> date:
+    """The athlete's calendar day at ``now``; a run computes it once and hands it to every stage."""
+    return now.astimezone(config.athlete.zone).date()

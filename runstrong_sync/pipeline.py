@@ -1,39 +1,29 @@
 """The one pipeline: ingest -> classify -> plan -> publish. The CLI, cron, the daemon and the
-folder watcher all run it through ``sync``; each stage is also callable alone."""
+folder watcher all run it through ``sync``. Ingest lives here; the other stages are callable alone
+from their own modules: ``labelling.relabel``, ``planning.replan``, ``publishing.publish``."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from runstrong_sync import athletes, health, lock
-from runstrong_sync.config import WEEKDAYS, Config
-from runstrong_sync.core import classify as classifier
-from runstrong_sync.core import plan as planner
-from runstrong_sync.core.domain import Activity, Label, StrengthSession, SyncOutcome, Zones
-from runstrong_sync.core.zones import (
-    HISTORY_DAYS,
-    ConfiguredPeriod,
-    ZoneTimeline,
-    resolve_zones,
-    zones_from_strava,
-)
+from runstrong_sync import athletes, labelling, lock, planning, publishing
+from runstrong_sync.config import Config
+from runstrong_sync.core.domain import SyncOutcome
 from runstrong_sync.errors import (
     DatabaseError,
     ExitStatus,
     LockedError,
     RunstrongError,
     StopRequestedError,
-    UpcomingRunsError,
 )
-from runstrong_sync.fileio import write_atomic
 from runstrong_sync.sources import (
     ConnectorContext,
     Deleted,
@@ -46,21 +36,11 @@ from runstrong_sync.sources import (
     enabled_sources,
     load_connector,
 )
-from runstrong_sync.storage import deletions, feedstate, locks, planstate, repo, runs, tombstones
+from runstrong_sync.storage import deletions, locks, repo, runs, tombstones
 from runstrong_sync.storage.db import Database
-from runstrong_sync.storage.models import ActivityRow, Athlete
-
-if TYPE_CHECKING:  # feed writing (icalendar) and plan calendars (requests) are imported where used
-    from sqlalchemy.orm import Session
-
-    from runstrong_sync.feed import FeedSettings
 
 log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = athletes.DEFAULT_ATHLETE
-RELABEL_WINDOW_DAYS = 56  # labels that depend on recent history are refreshed this far back
-CLASSIFY_LOOKBACK_DAYS = 91  # a label looks back at most 90 days (classify's RunHistory.before)
-PLAN_NOTES_KEY = "plan.notes"
-UPCOMING_KEY = "plan.upcoming"  # the last good copy of the training plan's events
 LOCK_FILE = lock.SYNC_LOCK
 # When several things go wrong, the exit status names the one the user must act on first.
 STATUS_PRIORITY = (
@@ -78,10 +58,6 @@ ShouldStop = Callable[[], bool]
 def worst_status(statuses: Iterable[ExitStatus]) -> ExitStatus:
     found = set(statuses)
     return next((s for s in STATUS_PRIORITY if s in found), ExitStatus.OK)
-
-
-STRAVA_ZONES_KEY = "strava.zones"  # Strava's GET /athlete/zones answer, stored by `strava auth`
-LABEL_BASIS_KEY = "classify.basis"  # zones and classifier version the stored labels were made with
 
 
 @dataclass
@@ -128,11 +104,6 @@ def now_for(today: date | None, config: Config, clock: datetime | None = None) -
     if today is not None:
         return datetime.combine(today, time(0, 0), tzinfo=zone)
     return (clock or datetime.now(zone)).astimezone(zone)
-
-
-def local_day(config: Config, now: datetime) -> date:
-    """The athlete's calendar day at ``now``; a run computes it once and hands it to every stage."""
-    return now.astimezone(config.athlete.zone).date()
 
 
 def athlete_id(db: Database, config: Config, now: datetime, key: str = DEFAULT_ATHLETE) -> int:
@@ -268,465 +239,6 @@ def import_paths(
     return ingest(db, athlete_id, "import", file_events(context, paths), now)
 
 
-def _zones_for(config: Config, strava: dict[str, Any] | None, history: Sequence[Activity]) -> Zones:
-    a = config.athlete
-    return resolve_zones(
-        max_hr=a.max_hr,
-        threshold_hr=a.threshold_hr,
-        resting_hr=a.resting_hr,
-        threshold_speed_mps=a.threshold_speed_mps,
-        strava=zones_from_strava(strava),
-        history=history,
-    )
-
-
-def zone_timeline(config: Config, strava: dict[str, Any] | None, history: Sequence[Activity]) -> ZoneTimeline:
-    """The thresholds in force on each date: configured values, Strava's, estimates per month."""
-    a = config.athlete
-    periods: list[ConfiguredPeriod] = []
-    since = None
-    for e in sorted(a.earlier, key=lambda e: e.until):  # each held up to its `until`
-        periods.append(ConfiguredPeriod(since, e.max_hr, e.threshold_hr, e.resting_hr, e.threshold_speed_mps))
-        since = e.until
-    periods.append(ConfiguredPeriod(since, a.max_hr, a.threshold_hr, a.resting_hr, a.threshold_speed_mps))
-    return ZoneTimeline(periods, zones_from_strava(strava), history)
-
-
-def zones_history(db: Database, athlete: int, config: Config) -> list[tuple[date, Zones]]:
-    with db.transaction() as session:
-        history = [repo.row_to_activity(row) for row in repo.activity_rows(session, athlete)]
-        strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
-    return zone_timeline(config, strava, history).history()
-
-
-def current_zones(db: Database, athlete: int, config: Config) -> Zones:
-    """Configuration first, then Strava's athlete zones, then estimates from stored runs."""
-    with db.transaction() as session:
-        newest = repo.newest_start(session, athlete)
-        since = None if newest is None else newest - timedelta(days=HISTORY_DAYS + 1)
-        _, history = _window(session, athlete, since)
-        strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
-    return _zones_for(config, strava, history)
-
-
-def _relabel_since(session: Session, athlete: int, now: datetime) -> datetime | None:
-    """The oldest start relabelling reads: the recent runs it relabels and what their labels look
-    back on, the runs the zones are estimated from, and the history of any unlabelled activity."""
-    newest = repo.newest_start(session, athlete)
-    if newest is None:
-        return None
-    since = min(
-        now - timedelta(days=RELABEL_WINDOW_DAYS + CLASSIFY_LOOKBACK_DAYS),
-        newest - timedelta(days=HISTORY_DAYS + 1),
-    )
-    unlabelled = repo.oldest_unlabelled(session, athlete)
-    if unlabelled is not None:
-        since = min(since, unlabelled - timedelta(days=CLASSIFY_LOOKBACK_DAYS))
-    return since
-
-
-def _window(
-    session: Session, athlete: int, since: datetime | None
-) -> tuple[Sequence[ActivityRow], list[Activity]]:
-    """The stored activities from ``since`` on (all with None), decoded; all of them when the
-    newest run is too old for the window to hold the runs the zones are estimated from."""
-    rows = repo.activity_rows(session, athlete, since)
-    activities = [repo.row_to_activity(row) for row in rows]
-    if since is not None:
-        runs = [a.start_utc for a in activities if a.is_run and a.derived is not None]
-        if not runs or max(runs) - timedelta(days=HISTORY_DAYS + 1) < since:
-            return _window(session, athlete, None)
-    return rows, activities
-
-
-def _label_basis(zones: Zones) -> dict[str, Any]:
-    """What every label depends on besides the activity: the classifier's version and the zones."""
-    values = {
-        name: getattr(zones, name).value if getattr(zones, name) is not None else None
-        for name in ("max_hr", "threshold_hr", "resting_hr", "threshold_speed_mps")
-    }
-    sources = {
-        name: getattr(zones, name).source.value if getattr(zones, name) is not None else None
-        for name in values
-    }
-    return {"classifier": classifier.CLASSIFIER_VERSION, "zones": values, "sources": sources}
-
-
-def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everything: bool = False) -> int:
-    """Classify from stored numbers only: relabelling never re-reads files or Strava.
-
-    Recent runs are relabelled on every call; all of them when asked, or when the zones or the
-    classifier changed since the labels were made.
-    """
-    changed = 0
-    with db.transaction() as session:
-        since = None if everything else _relabel_since(session, athlete, now)
-        rows, activities = _window(session, athlete, since)
-        strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
-        zones = _zones_for(config, strava, activities)
-        basis = _label_basis(zones)
-        if config.athlete.earlier:  # dated thresholds: a change there relabels the runs it covers
-            basis["earlier"] = [e.model_dump(mode="json") for e in config.athlete.earlier]
-        if repo.get_state(session, athlete, LABEL_BASIS_KEY) != basis:
-            everything = True  # new thresholds or a new classifier: every label may change
-            repo.set_state(session, athlete, LABEL_BASIS_KEY, basis, now)
-            if since is not None:
-                rows, activities = _window(session, athlete, None)
-        timeline = zone_timeline(config, strava, activities)  # each run judged by its date's thresholds
-        history = classifier.RunHistory(
-            classifier.RunSummary(a.start_utc.timestamp(), a.moving_s, a.distance_m, a.avg_speed_mps)
-            for a in activities
-            if a.is_run
-        )
-        recent = now - timedelta(days=RELABEL_WINDOW_DAYS)
-        for row, activity in zip(rows, activities, strict=True):
-            if not everything and row.label is not None and row.start_utc < recent:
-                continue
-            override = Label(row.label_override) if row.label_override else None
-            result = classifier.classify(activity, timeline.at(activity.start_utc), history, override)
-            changed += int(repo.save_classification(row, result))
-    return changed
-
-
-def plan_settings(config: Config, athlete_key: str = DEFAULT_ATHLETE) -> planner.PlanSettings:
-    a, p = config.athlete, config.planner
-    return planner.PlanSettings(
-        zone=a.zone,
-        athlete_key=athlete_key,
-        min_sessions=p.min_sessions,
-        max_sessions=p.max_sessions,
-        min_hours_between=p.min_hours_between,
-        gap_after_run_hours=p.gap_after_run_hours,
-        hard_days_hard=p.hard_days_hard,
-        hard_day_right_after=p.hard_day_right_after,
-        light_day_before=p.light_day_before,
-        stable_hours=p.stable_hours,
-        available_days=frozenset(WEEKDAYS.index(d) for d in a.strength_days),
-        strength_time=a.strength_time,
-        latest_start=p.latest_start if isinstance(p.latest_start, time) else planner.LATEST_START,
-        experience=a.experience,
-        equipment=tuple(a.equipment),
-        races=tuple(
-            planner.Race(r.date, r.priority, r.name, r.distance_km and r.distance_km * 1000) for r in p.races
-        ),
-    )
-
-
-RACE_REASONS = frozenset({"workout_type_race", "race_effort", "race_effort_pace"})
-
-
-def day_runs(db: Database, athlete: int, since: datetime) -> tuple[list[planner.DayRun], list[date]]:
-    """Runs as the planner sees them (local day, label, end time) and the days with strength work.
-
-    A run belongs to the day it started; one that ends after midnight leaves no time that day."""
-    runs: list[planner.DayRun] = []
-    strength: list[date] = []
-    with db.transaction() as session:
-        for item in repo.labelled_activities(session, athlete, since):
-            activity, label = item.activity, item.classification
-            day = activity.local_date
-            if activity.is_strength:
-                strength.append(day)
-                continue
-            if not activity.is_run:
-                continue
-            ends = activity.start_local + timedelta(seconds=activity.elapsed_s)
-            end = ends.time() if ends.date() == day else time(23, 59)
-            race = activity.workout_type == 1 or any(r.code in RACE_REASONS for r in label.reasons)
-            runs.append(
-                planner.DayRun(
-                    day,
-                    label.label,
-                    hard=label.counts_as_hard,
-                    end=end,
-                    title=activity.name or "",
-                    race=race,
-                    distance_m=activity.distance_m,
-                )
-            )
-    return runs, strength
-
-
-def upcoming_events(
-    db: Database,
-    athlete: int,
-    config: Config,
-    now: datetime,
-    http_session: Any = None,
-    *,
-    save: bool = True,
-    today: date | None = None,
-) -> list[planner.PlannedEvent]:
-    """The training plan's events, or the last good copy when the feed cannot be read now."""
-    source = config.planner.upcoming_runs_ics
-    if not source:
-        return []
-    from runstrong_sync import upcoming
-
-    today = today or local_day(config, now)
-    try:
-        events = upcoming.read_upcoming(
-            source, config.athlete.zone, today, http_session=http_session, past_days=upcoming.PAST_DAYS
-        )
-    except UpcomingRunsError as exc:
-        log.warning("%s", exc)
-        with db.transaction() as session:
-            cached = repo.get_state(session, athlete, UPCOMING_KEY) or {}
-        if cached.get("source") != source:
-            return []
-        return upcoming.events_from_json(cached.get("events", []))
-    if save:
-        with db.transaction() as session:
-            repo.set_state(
-                session,
-                athlete,
-                UPCOMING_KEY,
-                {"source": source, "events": upcoming.events_to_json(events)},
-                now,
-            )
-    return events
-
-
-def athlete_key(db: Database, athlete: int) -> str:
-    with db.transaction() as session:
-        row = session.get(Athlete, athlete)
-        return row.key if row is not None else DEFAULT_ATHLETE
-
-
-def uid_prefix(db: Database, athlete: int) -> str:
-    """What new session UIDs start with: the athlete's key and this install's random part."""
-    with db.transaction() as session:
-        row = session.get(Athlete, athlete)
-        key = row.key if row is not None else DEFAULT_ATHLETE
-        return f"{key}-{feedstate.uid_part(session)}"
-
-
-@dataclass(frozen=True)
-class PlanInputs:
-    """Everything one planning run reads: settings, runs, strength done, the previous plan."""
-
-    settings: planner.PlanSettings
-    runs: list[planner.DayRun]
-    strength_days: list[date]
-    previous: list[StrengthSession]
-
-
-def plan_inputs(
-    db: Database,
-    athlete: int,
-    config: Config,
-    now: datetime,
-    http_session: Any = None,
-    *,
-    save: bool = True,
-    today: date | None = None,
-) -> PlanInputs:
-    settings = plan_settings(config, uid_prefix(db, athlete))  # keeps session UIDs apart
-    today = today or local_day(config, now)
-    since = now - timedelta(weeks=config.planner.history_weeks + 1)
-    done, strength_days = day_runs(db, athlete, since)
-    with db.transaction() as session:
-        pause = planstate.get_pause(session, athlete)
-        anchor = planstate.get_anchor(session, athlete)
-        completed = planstate.strength_done(session, athlete)
-        previous = repo.load_sessions(session, athlete, since)  # older sessions stay as they are
-    paused = pause is not None and pause.since <= today and (pause.until is None or today <= pause.until)
-    expected = [] if paused else planner.predict_runs(done, today, weeks=config.planner.history_weeks)
-    events = upcoming_events(db, athlete, config, now, http_session, save=save, today=today)
-    planned = planner.planned_runs(events, settings.zone)
-    runs = planner.merge_runs(done, expected, today, planned)
-    runs += [r for r in planned if r.race and r.day < today]  # past races of the plan: recovery
-    settings = replace(
-        settings,
-        latest_start=(
-            config.planner.latest_start
-            if isinstance(config.planner.latest_start, time)
-            else planner.learned_latest_start(done)
-        ),
-        paused_from=pause.since if pause else None,
-        paused_until=pause.until if pause else None,
-        block_anchor=anchor,
-        completed_sessions=completed,
-    )
-    return PlanInputs(
-        settings, sorted(runs, key=lambda r: (r.day, r.expected, r.title)), strength_days, previous
-    )
-
-
-def replan(
-    db: Database,
-    athlete: int,
-    config: Config,
-    now: datetime,
-    http_session: Any = None,
-    *,
-    save: bool = True,
-    today: date | None = None,
-) -> tuple[planner.PlanResult, dict[str, int]]:
-    """Plan again; with ``save`` false a what-if that writes nothing (previews, --today)."""
-    inputs = plan_inputs(db, athlete, config, now, http_session, save=save, today=today)
-    result = planner.plan(
-        now=now,
-        runs=inputs.runs,
-        strength_days=inputs.strength_days,
-        previous=inputs.previous,
-        settings=inputs.settings,
-    )
-    if not save:
-        return result, {}
-    with db.transaction() as session:
-        since = now - timedelta(weeks=config.planner.history_weeks + 1)
-        counts = repo.save_sessions(session, athlete, result.sessions, config.athlete.time_zone, now, since)
-        if inputs.settings.block_anchor is None and result.sessions:
-            today = now.astimezone(inputs.settings.zone).date()
-            first = min([today, *(s.start.astimezone(inputs.settings.zone).date() for s in result.sessions)])
-            planstate.set_anchor(session, athlete, planner.week_start(first), now)
-        repo.set_state(session, athlete, PLAN_NOTES_KEY, plan_notes(result, inputs.runs), now)
-    return result, counts
-
-
-@dataclass(frozen=True)
-class PlanPreview:
-    """A what-if plan: the sessions and notes as they would be, nothing written."""
-
-    sessions: list[StrengthSession]
-    notes: dict[str, Any]
-
-
-def preview_plan(db: Database, athlete: int, config: Config, now: datetime) -> PlanPreview:
-    inputs = plan_inputs(db, athlete, config, now, save=False)
-    result = planner.plan(
-        now=now,
-        runs=inputs.runs,
-        strength_days=inputs.strength_days,
-        previous=inputs.previous,
-        settings=inputs.settings,
-    )
-    return PlanPreview(result.sessions, plan_notes(result, inputs.runs))
-
-
-def plan_notes(result: planner.PlanResult, runs: Sequence[planner.DayRun]) -> dict[str, Any]:
-    """The plan's notes as stored and shown (terminal, page): texts, typed notes and the runs."""
-    notes = result.notes_json()
-    notes["runs"] = [
-        {
-            "day": r.day.isoformat(),
-            "label": r.label.value,
-            "hard": r.hard,
-            "expected": r.expected,
-            "source": r.source,
-            "end": r.end.isoformat(timespec="minutes") if r.end else None,
-            "title": r.title,
-            "race": r.race,
-        }
-        for r in runs
-    ]
-    return notes
-
-
-def feed_settings(config: Config) -> FeedSettings:
-    from runstrong_sync.feed import FeedSettings
-
-    f = config.feed
-    return FeedSettings(
-        name=f.name,
-        time_zone=config.athlete.time_zone,
-        refresh_minutes=f.refresh_minutes,
-        past_weeks=f.past_weeks,
-        future_weeks=f.future_weeks,
-        all_day=f.all_day,
-        busy=f.busy,
-        alarm_minutes=f.alarm_minutes,
-    )
-
-
-def stored_sessions(db: Database, athlete: int, since: datetime | None = None) -> list[StrengthSession]:
-    with db.transaction() as session:
-        return repo.load_sessions(session, athlete, since)
-
-
-def feed_files(config: Config, path: Path | None = None) -> dict[str, Path]:
-    """The feed files by name (strength, runs, busy); the optional ones sit beside the main one."""
-    main = path or config.feed_path
-    files = {"strength": main}
-    if config.feed.runs_feed:
-        files["runs"] = main.with_name(f"{main.stem}-runs{main.suffix or '.ics'}")
-    if config.feed.busy_only_feed:
-        files["busy"] = main.with_name(f"{main.stem}-busy{main.suffix or '.ics'}")
-    return files
-
-
-def health_events(
-    db: Database,
-    athlete: int,
-    config: Config,
-    now: datetime,
-    *,
-    ignore: Sequence[str] = (),
-    today: date | None = None,
-) -> list[Any]:
-    """The sync-health event for the feed, when the last sync is too old or Strava needs the runner."""
-    watched = {runs.PIPELINE, *enabled_sources(config)}  # not one-off imports, not sources turned off
-    with db.transaction() as session:
-        facts = [f for f in runs.source_health(session, athlete) if f.source in watched]
-    stale_after = timedelta(hours=config.feed.stale_after_hours)
-    notice = health.sync_notice(facts, now, stale_after, ignore=ignore)
-    if notice is None:
-        return []
-    today = today or local_day(config, now)
-    with db.transaction() as session:
-        uid = f"sync-health-{athlete}-{feedstate.uid_part(session)}@runstrong-sync"
-    return [health.notice_event(notice, uid, now, today)]
-
-
-def runs_feed(db: Database, athlete: int, config: Config, now: datetime) -> bytes:
-    """The runs feed; a run whose label, title or description changed gets a higher SEQUENCE."""
-    from runstrong_sync.feed import RunStamp, build_runs_feed, run_content_hash
-
-    since = now - timedelta(weeks=config.feed.past_weeks + 1)
-    with db.transaction() as session:
-        labelled = [i for i in repo.labelled_activities(session, athlete, since) if i.activity.is_run]
-        contents = {item.id: run_content_hash(item) for item in labelled}
-        stamps = feedstate.run_stamps(session, athlete, labelled, contents, now)
-    today = now.astimezone(config.athlete.zone).date()
-    return build_runs_feed(
-        labelled, feed_settings(config), today, {k: RunStamp(*v) for k, v in stamps.items()}
-    )
-
-
-def publish(
-    db: Database,
-    athlete: int,
-    config: Config,
-    now: datetime,
-    path: Path | None = None,
-    *,
-    ignore_health_of: Sequence[str] = (),
-    today: date | None = None,
-) -> tuple[Path, bool]:
-    """Write every enabled feed atomically; returns the main feed's path and whether it changed."""
-    from runstrong_sync.feed import build_busy_feed, build_feed
-
-    files = feed_files(config, path)
-    today = today or local_day(config, now)
-    settings = feed_settings(config)
-    sessions = stored_sessions(db, athlete, now - timedelta(weeks=config.feed.past_weeks, days=2))
-    extra = health_events(db, athlete, config, now, ignore=ignore_health_of, today=today)
-    try:
-        changed = write_atomic(files["strength"], build_feed(sessions, settings, today, extra))
-        if "busy" in files:
-            write_atomic(files["busy"], build_busy_feed(sessions, settings, today))
-        if "runs" in files:
-            write_atomic(files["runs"], runs_feed(db, athlete, config, now))
-    except OSError as exc:
-        raise RunstrongError(
-            f"The feed {files['strength']} could not be written: {exc.strerror or exc}. "
-            "The previous feed is still there, unchanged.",
-            ["Free some space on that disk (or fix its permissions), then run `runstrong-sync sync` again."],
-        ) from exc
-    return files["strength"], changed
-
-
 @dataclass(frozen=True, slots=True)
 class SyncRequest:
     """What one sync does, besides for whom: built once by ``sync``/``sync_all`` and passed down.
@@ -836,10 +348,12 @@ def sync_athlete(
         with db.transaction() as session:
             tombstones.purge(session, athlete_id, now)
         athletes.warn_zone_mismatch_once(db, athlete_id, file_config, now)  # with what just arrived
-        report.relabelled = relabel(db, athlete_id, config, now)
-        _, report.plan_changes = replan(db, athlete_id, config, now, request.http_session, today=today)
+        report.relabelled = labelling.relabel(db, athlete_id, config, now)
+        _, report.plan_changes = planning.replan(
+            db, athlete_id, config, now, request.http_session, today=today
+        )
         publish_plan(db, athlete_id, config, context, names, report)
-        report.feed_path, report.feed_changed = publish(
+        report.feed_path, report.feed_changed = publishing.publish(
             db, athlete_id, config, now, request.feed_path, ignore_health_of=(runs.PIPELINE,), today=today
         )
     except BaseException as exc:
@@ -869,7 +383,7 @@ def publish_plan(
         if publish is None or name in failed:
             continue
         try:
-            summary = publish(context, stored_sessions(db, athlete), db, athlete)
+            summary = publish(context, publishing.stored_sessions(db, athlete), db, athlete)
         except (DatabaseError, StopRequestedError):
             raise
         except RunstrongError as exc:

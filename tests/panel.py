@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from runstrong_sync import pipeline
+from runstrong_sync import pipeline, planning
 from runstrong_sync.config import Config, validate
 from runstrong_sync.core.domain import Activity, Label, StrengthSession
 from runstrong_sync.core.plan import week_start
@@ -150,7 +150,7 @@ def live(runner: Runner, workdir: Path) -> tuple[Lived, Database, int, Config]:
         today = now.date()
         with db.transaction() as session:
             published = repo.load_sessions(session, athlete)
-            notes = repo.get_state(session, athlete, pipeline.PLAN_NOTES_KEY) or {}
+            notes = repo.get_state(session, athlete, planning.PLAN_NOTES_KEY) or {}
         lived.week_notes.update(notes.get("weeks", {}))
         pending = [s for s in published if s.start.astimezone(runner.zone).date() == today]
         lived.done.extend(pending)
@@ -191,7 +191,7 @@ def run_days(db: Database, athlete: int, zone: ZoneInfo) -> dict[date, list[DayF
                 continue
             start = a.start_utc.astimezone(zone)
             ends = start + timedelta(seconds=a.elapsed_s)
-            race = a.workout_type == 1 or any(r.code in pipeline.RACE_REASONS for r in c.reasons)
+            race = a.workout_type == 1 or any(r.code in planning.RACE_REASONS for r in c.reasons)
             facts = DayFacts(
                 c.counts_as_hard,
                 c.label is Label.LONG,

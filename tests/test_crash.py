@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from runstrong_sync import pipeline
+from runstrong_sync import pipeline, publishing
 from runstrong_sync.config import Config
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.storage.db import open_database
@@ -274,17 +274,17 @@ def test_clock_going_back_keeps_the_plan_and_feed_sound(tmp_path: Path) -> None:
         now = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # 02:30 CET, just after the clocks went back
         first = pipeline.sync(config, db, now=now + timedelta(hours=1), import_paths=[folder])
         assert first.exit_status == 0
-        plan_before = {s.uid for s in pipeline.stored_sessions(db, pipeline.athlete_id(db, config, now))}
+        plan_before = {s.uid for s in publishing.stored_sessions(db, pipeline.athlete_id(db, config, now))}
         second = pipeline.sync(config, db, now=now)  # an hour earlier than the last run
         assert second.exit_status == 0
         third = pipeline.sync(config, db, now=now - timedelta(days=2))  # a bad NTP step
         assert third.exit_status == 0
         fourth = pipeline.sync(config, db, now=now + timedelta(hours=2))
         assert fourth.exit_status == 0
-        plan_after = {s.uid for s in pipeline.stored_sessions(db, pipeline.athlete_id(db, config, now))}
+        plan_after = {s.uid for s in publishing.stored_sessions(db, pipeline.athlete_id(db, config, now))}
         assert plan_before and plan_after
         weeks: dict[tuple[int, int], int] = {}
-        for item in pipeline.stored_sessions(db, pipeline.athlete_id(db, config, now)):
+        for item in publishing.stored_sessions(db, pipeline.athlete_id(db, config, now)):
             week = item.start.isocalendar()[:2]
             weeks[week] = weeks.get(week, 0) + 1
         assert max(weeks.values()) <= config.planner.max_sessions  # no week got doubled sessions

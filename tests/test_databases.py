@@ -9,7 +9,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import select
 
-from runstrong_sync import athletes, pipeline
+from runstrong_sync import athletes, pipeline, planning
 from runstrong_sync.config import Config
 from runstrong_sync.storage import repo, runs
 from runstrong_sync.storage.db import alembic_config, open_database, table_names
@@ -107,6 +107,6 @@ def test_sync_stores_once_records_runs_and_keeps_athletes_apart(database_url: st
         assert athletes.remove(db, "anna") == 1
         with db.transaction() as session:
             assert len(session.scalars(select(ActivityRow)).all()) == len(RUNS)
-            assert repo.get_state(session, anna.id, pipeline.PLAN_NOTES_KEY) is None
+            assert repo.get_state(session, anna.id, planning.PLAN_NOTES_KEY) is None
     finally:
         db.dispose()

@@ -12,7 +12,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import create_engine
 
-from runstrong_sync import pipeline
+from runstrong_sync import labelling, pipeline, planning, publishing
 from runstrong_sync.config import Config, DatabaseConfig
 from runstrong_sync.core.domain import Activity, Label
 from runstrong_sync.storage import repo
@@ -47,7 +47,7 @@ def _store(db: Database, config: Config, activity: Activity) -> tuple[int, int]:
     athlete = pipeline.athlete_id(db, config, NOW)
     with db.transaction() as session:
         stored = repo.upsert_activity(session, athlete, activity, NOW)
-    pipeline.relabel(db, athlete, config, NOW)
+    labelling.relabel(db, athlete, config, NOW)
     return athlete, stored.activity_id
 
 
@@ -93,16 +93,16 @@ def test_relabelling_a_run_raises_sequence_dtstamp_and_last_modified(tmp_path: P
     config = _config(tmp_path)
     db = open_database(config.database_url)
     athlete, run_id = _store(db, config, _run(NOW - timedelta(days=1)))
-    pipeline.publish(db, athlete, config, NOW)
-    runs_file = pipeline.feed_files(config)["runs"]
+    publishing.publish(db, athlete, config, NOW)
+    runs_file = publishing.feed_files(config)["runs"]
     before = runs_file.read_bytes()
-    pipeline.publish(db, athlete, config, NOW + timedelta(hours=1))
+    publishing.publish(db, athlete, config, NOW + timedelta(hours=1))
     assert runs_file.read_bytes() == before  # nothing changed: the same bytes, the same stamp
     with db.transaction() as session:
         assert repo.set_override(session, athlete, run_id, Label.LONG) is not None
     later = NOW + timedelta(hours=2)
-    pipeline.relabel(db, athlete, config, later)
-    pipeline.publish(db, athlete, config, later)
+    labelling.relabel(db, athlete, config, later)
+    publishing.publish(db, athlete, config, later)
     after = runs_file.read_bytes()
     db.dispose()
     for read in (_icalendar_runs, lambda data: _icaljs_runs(data, tmp_path)):
@@ -123,11 +123,11 @@ def test_two_installs_never_share_a_uid(tmp_path: Path) -> None:
         config = _config(tmp_path / name)
         db = open_database(config.database_url)
         athlete, _ = _store(db, config, _run(NOW - timedelta(days=1)))
-        pipeline.replan(db, athlete, config, NOW)
-        pipeline.publish(db, athlete, config, NOW)
+        planning.replan(db, athlete, config, NOW)
+        publishing.publish(db, athlete, config, NOW)
         db.dispose()
         found = set()
-        for path in pipeline.feed_files(config).values():
+        for path in publishing.feed_files(config).values():
             found |= {str(e["uid"]) for e in Calendar.from_ical(path.read_bytes()).walk("VEVENT")}
         assert any(u.startswith("run-") for u in found) and any(u.startswith("default-") for u in found)
         uids.append(found)
@@ -150,11 +150,11 @@ def test_runs_published_before_the_upgrade_keep_their_uids(tmp_path: Path, datab
     old.dispose()
     db = open_database(config.database_url)  # migrates to the newest schema
     _, new_id = _store(db, config, _run(NOW - timedelta(days=1), minutes=40))
-    pipeline.publish(db, athlete, config, NOW)
+    publishing.publish(db, athlete, config, NOW)
     db.dispose()
     uids = {
         str(e["uid"])
-        for e in Calendar.from_ical(pipeline.feed_files(config)["runs"].read_bytes()).walk("VEVENT")
+        for e in Calendar.from_ical(publishing.feed_files(config)["runs"].read_bytes()).walk("VEVENT")
     }
     assert f"run-{stored.activity_id}@runstrong-sync" in uids
     assert f"run-{new_id}@runstrong-sync" not in uids and len(uids) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from runstrong_sync import pipeline
+from runstrong_sync import pipeline, publishing
 from runstrong_sync.config import Config
 from runstrong_sync.core.domain import Activity, Classification, Label, LabelledActivity, Reason
 from runstrong_sync.feed import FeedSettings, build_runs_feed
@@ -82,9 +82,9 @@ def test_publish_writes_the_runs_feed_beside_the_main_one(tmp_path: Path) -> Non
         row = session.get(ActivityRow, stored.activity_id)
         assert row is not None
         repo.save_classification(row, item.classification)
-    pipeline.publish(db, athlete, config, now)
+    publishing.publish(db, athlete, config, now)
     db.dispose()
-    files = pipeline.feed_files(config)
+    files = publishing.feed_files(config)
     assert files["runs"] == tmp_path / "runstrong-runs.ics" and "busy" not in files
     lines = unfold(files["runs"].read_bytes())
     uids = [line for line in lines if line.startswith("UID:")]

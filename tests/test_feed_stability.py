@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from runstrong_sync import pipeline
+from runstrong_sync import pipeline, publishing
 from runstrong_sync.config import Config
 from runstrong_sync.core.plan import reconcile
 from runstrong_sync.storage import repo
@@ -48,10 +48,10 @@ def test_moving_one_session_changes_exactly_that_event(tmp_path: Path) -> None:
     planned = reconcile(weekly_sessions(date(2026, 11, 2), 5, "Europe/Berlin"), [], first_now)
     with db.transaction() as session:
         repo.save_sessions(session, athlete, planned, "Europe/Berlin", first_now)
-    path, written = pipeline.publish(db, athlete, config, first_now)
+    path, written = publishing.publish(db, athlete, config, first_now)
     assert written
     before = path.read_bytes()
-    busy_path = pipeline.feed_files(config)["busy"]
+    busy_path = publishing.feed_files(config)["busy"]
     busy_before = busy_path.read_bytes()
 
     # The next night's plan moves the Wednesday session of the coming week to Thursday.
@@ -65,7 +65,7 @@ def test_moving_one_session_changes_exactly_that_event(tmp_path: Path) -> None:
         repo.save_sessions(
             session, athlete, reconcile(replanned, previous, second_now), "Europe/Berlin", second_now
         )
-    pipeline.publish(db, athlete, config, first_now)  # same day, so the same window
+    publishing.publish(db, athlete, config, first_now)  # same day, so the same window
     after = path.read_bytes()
 
     rest_before, events_before = _events(before)
@@ -99,10 +99,10 @@ def test_publishing_an_unchanged_plan_leaves_the_file_alone(tmp_path: Path) -> N
             "Europe/Berlin",
             now,
         )
-    path, written = pipeline.publish(db, athlete, config, now)
+    path, written = publishing.publish(db, athlete, config, now)
     stat = path.stat()
     assert written
-    _, again = pipeline.publish(db, athlete, config, now + timedelta(hours=5))
+    _, again = publishing.publish(db, athlete, config, now + timedelta(hours=5))
     assert not again
     assert path.stat().st_mtime_ns == stat.st_mtime_ns and path.stat().st_ino == stat.st_ino
     assert not list(path.parent.glob(".*.tmp"))
@@ -116,10 +116,10 @@ def test_a_removed_session_leaves_the_feed(tmp_path: Path) -> None:
     planned = reconcile(weekly_sessions(date(2026, 11, 16), 2, "Europe/Berlin"), [], now)
     with db.transaction() as session:
         repo.save_sessions(session, athlete, planned, "Europe/Berlin", now)
-    path, _ = pipeline.publish(db, athlete, config, now)
+    path, _ = publishing.publish(db, athlete, config, now)
     assert planned[-1].uid.encode() in path.read_bytes()
     with db.transaction() as session:
         repo.save_sessions(session, athlete, planned[:-1], "Europe/Berlin", now + timedelta(days=1))
-    pipeline.publish(db, athlete, config, now)
+    publishing.publish(db, athlete, config, now)
     data = path.read_bytes()
     assert planned[-1].uid.encode() not in data and planned[0].uid.encode() in data

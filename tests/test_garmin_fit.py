@@ -14,7 +14,7 @@ from runstrong_sync.connectors import garmin_fit
 from runstrong_sync.connectors.fitfast import read_fit_fast
 from runstrong_sync.connectors.garmin_steps import REPEAT, REST, code_for, steps_for
 
-from runstrong_sync import pipeline
+from runstrong_sync import pipeline, publishing
 from runstrong_sync.config import load_config
 from runstrong_sync.core.domain import Exercise, StrengthSession
 from runstrong_sync.storage.db import open_database
@@ -90,7 +90,7 @@ def planned(env: Path, tmp_path: Path) -> list[StrengthSession]:
     config = load_config()
     db = open_database(config.database_url)
     athlete = pipeline.athlete_id(db, config, pipeline.now_for(None, config))
-    sessions = pipeline.stored_sessions(db, athlete)
+    sessions = publishing.stored_sessions(db, athlete)
     db.dispose()
     assert sessions
     return sessions

@@ -12,7 +12,7 @@ from runstrong_sync.connectors.garmin import GarminConnector
 from runstrong_sync.connectors.garmin_push import Mappings, mapping_count
 from runstrong_sync.connectors.garmin_steps import MARKER, code_for
 
-from runstrong_sync import pipeline
+from runstrong_sync import pipeline, publishing
 from runstrong_sync.config import Config
 from runstrong_sync.core.domain import StrengthSession
 from runstrong_sync.errors import ExitStatus
@@ -71,7 +71,7 @@ def _pushes_the_window(config: Config, db: Database, athlete: int, fake: GarminF
     fake.state.workouts[1] = {**RUNNERS_OWN, "workoutId": 1}
     report = pipeline.sync(config, db, now=NOW)
     assert report.exit_status is ExitStatus.OK, report.errors
-    sessions = pipeline.stored_sessions(db, athlete)
+    sessions = publishing.stored_sessions(db, athlete)
     window = [s for s in sessions if NOW <= s.start < NOW + timedelta(hours=config.planner.stable_hours)]
     assert window, "the demo plan has a session in the next two days"
     pushed = ours(fake)
@@ -126,7 +126,9 @@ def test_moved_changed_and_dropped_sessions_follow_and_the_runners_own_stay(
         "workout": fake.state.workouts[1],
         "calendarDate": "2026-11-24",
     }
-    window = [s for s in pipeline.stored_sessions(db, athlete) if NOW <= s.start < NOW + timedelta(hours=48)]
+    window = [
+        s for s in publishing.stored_sessions(db, athlete) if NOW <= s.start < NOW + timedelta(hours=48)
+    ]
     first = window[0]
     rows = Mappings(db, athlete, NOW).load()
     old_workout = rows[first.uid].workout_id
@@ -158,7 +160,9 @@ def test_moved_changed_and_dropped_sessions_follow_and_the_runners_own_stay(
 def test_a_workout_made_before_a_crash_is_found_by_its_marker(tmp_path: Path, fake: GarminFake) -> None:
     config, db, athlete = planned_db(tmp_path, fake)
     pipeline.sync(config, db, now=NOW)
-    window = [s for s in pipeline.stored_sessions(db, athlete) if NOW <= s.start < NOW + timedelta(hours=48)]
+    window = [
+        s for s in publishing.stored_sessions(db, athlete) if NOW <= s.start < NOW + timedelta(hours=48)
+    ]
     first = window[0]
     # As if a run died after Garmin created the workout but before the id was recorded:
     Mappings(db, athlete, NOW).save(first.uid, workout_id=None, schedule_id=None, scheduled_date=None)

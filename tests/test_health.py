@@ -8,7 +8,7 @@ from pathlib import Path
 
 from icalendar import Calendar
 
-from runstrong_sync import health, pipeline
+from runstrong_sync import health, pipeline, publishing
 from runstrong_sync.config import Config
 from runstrong_sync.errors import ExitStatus
 from runstrong_sync.storage import runs
@@ -86,7 +86,7 @@ def test_feed_carries_the_notice_only_while_it_applies(tmp_path: Path) -> None:
 
         # Nobody synced for three days: whoever writes the feed now (the server, `feed`) warns.
         later = NOW + 3 * DAY
-        pipeline.publish(db, athlete, config, later)
+        publishing.publish(db, athlete, config, later)
         assert _health_events(config.feed_path) == [
             "runstrong-sync: last sync 3 days ago — check `runstrong-sync status`"
         ]
@@ -95,7 +95,7 @@ def test_feed_carries_the_notice_only_while_it_applies(tmp_path: Path) -> None:
         with db.transaction() as session:
             run = runs.start(session, athlete, "strava", later)
             runs.finish(session, run, "reauthorize", later, {"exit_status": int(ExitStatus.REAUTHORIZE)})
-        pipeline.publish(db, athlete, config, later)
+        publishing.publish(db, athlete, config, later)
         assert _health_events(config.feed_path) == [
             "Strava needs re-authorization — run `runstrong-sync strava auth`"
         ]
@@ -113,7 +113,7 @@ def test_feed_carries_the_notice_only_while_it_applies(tmp_path: Path) -> None:
             runs.finish(session, run, "reauthorize", later + DAY)
             run = runs.start(session, athlete, "import", NOW)
             runs.finish(session, run, "ok", NOW)
-        pipeline.publish(db, athlete, config, later + DAY)
+        publishing.publish(db, athlete, config, later + DAY)
         assert len(_health_events(config.feed_path)) == 1
         without_strava = config.model_copy(
             update={
@@ -122,7 +122,7 @@ def test_feed_carries_the_notice_only_while_it_applies(tmp_path: Path) -> None:
                 )
             }
         )
-        pipeline.publish(db, athlete, without_strava, later + DAY)
+        publishing.publish(db, athlete, without_strava, later + DAY)
         assert _health_events(config.feed_path) == []
     finally:
         db.dispose()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
 
-from runstrong_sync import pipeline
+from runstrong_sync import labelling, pipeline, planning
 from runstrong_sync.config import Config
 from runstrong_sync.storage.db import Database, open_database
 from runstrong_sync.storage.models import ActivityRow, SessionRow
@@ -50,15 +50,15 @@ def _labels(db: Database) -> dict[int, tuple[str | None, float | None]]:
 
 def test_relabelling_the_window_equals_relabelling_everything(tmp_path: Path) -> None:
     config, db, athlete = _history(tmp_path)
-    pipeline.relabel(db, athlete, config, NOW, everything=True)
+    labelling.relabel(db, athlete, config, NOW, everything=True)
     expected = _labels(db)
-    recent = NOW - timedelta(days=pipeline.RELABEL_WINDOW_DAYS)
+    recent = NOW - timedelta(days=labelling.RELABEL_WINDOW_DAYS)
     with db.transaction() as session:
         session.execute(update(ActivityRow).where(ActivityRow.start_utc >= recent).values(label="long"))
         old = session.scalars(select(ActivityRow.id).order_by(ActivityRow.start_utc).limit(3)).all()
         session.execute(update(ActivityRow).where(ActivityRow.id.in_(old)).values(label=None))
     assert _labels(db) != expected
-    changed = pipeline.relabel(db, athlete, config, NOW)
+    changed = labelling.relabel(db, athlete, config, NOW)
     assert changed > 0
     assert _labels(db) == expected  # recent ones relabelled, the oldest unlabelled ones labelled
     db.dispose()
@@ -66,7 +66,7 @@ def test_relabelling_the_window_equals_relabelling_everything(tmp_path: Path) ->
 
 def test_old_sessions_stay_as_they_were(tmp_path: Path) -> None:
     config, db, athlete = _history(tmp_path)
-    pipeline.relabel(db, athlete, config, NOW)
+    labelling.relabel(db, athlete, config, NOW)
     long_ago = NOW - timedelta(weeks=60)
     with db.transaction() as session:
         session.execute(
@@ -89,7 +89,7 @@ def test_old_sessions_stay_as_they_were(tmp_path: Path) -> None:
                 }
             ],
         )
-    result, counts = pipeline.replan(db, athlete, config, NOW)
+    result, counts = planning.replan(db, athlete, config, NOW)
     assert counts["added"] > 0 and counts["removed"] == 0
     with db.transaction() as session:
         old = session.get(SessionRow, "old-session@runstrong-sync")
@@ -97,6 +97,6 @@ def test_old_sessions_stay_as_they_were(tmp_path: Path) -> None:
         assert (old.status, old.sequence, old.removed, old.why) == ("done", 2, False, "kept")
         planned = session.scalars(select(SessionRow).where(SessionRow.start_utc >= NOW)).all()
     assert {s.uid for s in result.sessions if s.start >= NOW} == {row.uid for row in planned}
-    _, again = pipeline.replan(db, athlete, config, NOW)
+    _, again = planning.replan(db, athlete, config, NOW)
     assert again["added"] == again["removed"] == again["changed"] == 0  # stable
     db.dispose()

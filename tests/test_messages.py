@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from runstrong_sync import pipeline
+from runstrong_sync import labelling, pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.core.domain import Activity
 from runstrong_sync.errors import ExitStatus
@@ -129,14 +129,14 @@ def test_an_updated_activity_gets_a_fresh_label_however_old(tmp_path: Path) -> N
     now = datetime(2026, 11, 25, 3, 30, tzinfo=UTC)
     athlete = pipeline.athlete_id(db, config, now)
     first = pipeline.ingest(db, athlete, "fit", [Imported(_tempo(50))], now)
-    pipeline.relabel(db, athlete, config, now)
+    labelling.relabel(db, athlete, config, now)
     with db.transaction() as session:
         (before,) = repo.labelled_activities(session, athlete)
     assert first.created == 1 and before.classification.label.value == "hard"
     later = now + timedelta(days=1)
     second = pipeline.ingest(db, athlete, "fit", [Imported(_tempo(100))], later)  # the re-export
     assert second.updated == 1
-    assert pipeline.relabel(db, athlete, config, later) == 1  # not only the last 56 days
+    assert labelling.relabel(db, athlete, config, later) == 1  # not only the last 56 days
     with db.transaction() as session:
         (after,) = repo.labelled_activities(session, athlete)
     db.dispose()

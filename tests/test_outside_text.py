@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from runstrong_sync import pipeline
+from runstrong_sync import labelling, pipeline, publishing
 from runstrong_sync.config import Config
 from runstrong_sync.core.text import MAX_TEXT, clean_text
 from runstrong_sync.storage import repo
@@ -80,9 +80,9 @@ def check_feeds(db: Any, config: Config, at: datetime = NOW) -> None:
     with db.transaction() as session:
         names = [row.name for row in repo.activity_rows(session, athlete)]
     assert names and all(is_clean(name) for name in names), names
-    pipeline.relabel(db, athlete, config, at)
-    pipeline.publish(db, athlete, config, at)
-    files = pipeline.feed_files(config)
+    labelling.relabel(db, athlete, config, at)
+    publishing.publish(db, athlete, config, at)
+    files = publishing.feed_files(config)
     assert set(files) == {"strength", "runs", "busy"}
     for path in files.values():
         assert_strict_rfc5545(path.read_bytes())

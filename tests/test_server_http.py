@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from runstrong_sync import pipeline
+from runstrong_sync import pipeline, publishing
 from runstrong_sync.config import Config
 from runstrong_sync.core.plan import reconcile
 from runstrong_sync.server import create_app
@@ -67,7 +67,7 @@ def prepare(folder: Path) -> Path:
     planned = reconcile(weekly_sessions(date(2025, 11, 24), 54, "Europe/Berlin"), [], NOW)
     with db.transaction() as session:
         repo.save_sessions(session, athlete, planned, "Europe/Berlin", NOW)
-    pipeline.publish(db, athlete, config, NOW)
+    publishing.publish(db, athlete, config, NOW)
     db.dispose()
     return config_path
 

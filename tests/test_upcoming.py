@@ -13,14 +13,13 @@ import pytest
 import requests
 
 from runstrong_sync.core.domain import Label
-from runstrong_sync.core.plan import (
-    DayRun,
-    PlannedEvent,
+from runstrong_sync.core.expected_runs import (
     classify_planned_event,
     merge_runs,
     planned_runs,
     predict_runs,
 )
+from runstrong_sync.core.plan import DayRun, PlannedEvent
 from runstrong_sync.upcoming import UpcomingRunsError, read_upcoming
 
 ZONE = ZoneInfo("Europe/Berlin")

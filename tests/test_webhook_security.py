@@ -18,7 +18,7 @@ from runstrong_sync.connectors.strava import QUEUE_KEY
 from runstrong_sync.connectors.strava_http import TOKENS_KEY, StravaAccessError
 from runstrong_sync.connectors.strava_webhook import MAX_QUEUED, WEBHOOK_PATH, stored_secret
 
-from runstrong_sync import pipeline
+from runstrong_sync import pipeline, planning
 from runstrong_sync.config import Config
 from runstrong_sync.server import create_app
 from runstrong_sync.server.app import setup_access_log
@@ -164,7 +164,7 @@ def test_a_real_deauthorization_hides_activities_and_restore_brings_them_back(
     with db.transaction() as session:
         assert tombstones.count(session, athlete) == 8
         assert repo.labelled_activities(session, athlete) == []
-    assert pipeline.day_runs(db, athlete, NOW - timedelta(days=60)) == ([], [])
+    assert planning.day_runs(db, athlete, NOW - timedelta(days=60)) == ([], [])
     report = pipeline.sync(config, db, now=NOW)  # plan and feeds go on without them
     assert report.feed_path is not None and "Easy" not in report.feed_path.read_text()
     shown = run_main("strava", "status", env=served.env)

@@ -126,7 +126,8 @@ def test_override_sticks_across_reimport_and_relabelling(env: Path, tmp_path: Pa
 def test_zones_command_shows_strava_zones_when_nothing_is_configured(env: Path) -> None:
     from datetime import UTC, datetime
 
-    from runstrong_sync.pipeline import DEFAULT_ATHLETE, STRAVA_ZONES_KEY
+    from runstrong_sync.athletes import DEFAULT_ATHLETE
+    from runstrong_sync.labelling import STRAVA_ZONES_KEY
     from runstrong_sync.storage import repo
     from runstrong_sync.storage.db import open_database
 

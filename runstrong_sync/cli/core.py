@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from runstrong_sync import athletes, pipeline, render
+from runstrong_sync import athletes, labelling, pipeline, planning, publishing, render
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.cli.group import cli
 from runstrong_sync.config import Config
@@ -388,12 +388,12 @@ def _print_plan(
     days: int,
     *,
     explain: bool,
-    preview: pipeline.PlanPreview | None = None,
+    preview: planning.PlanPreview | None = None,
 ) -> None:
     if preview is None:
-        sessions = pipeline.stored_sessions(app.db, athlete)
+        sessions = publishing.stored_sessions(app.db, athlete)
         with app.db.transaction() as session:
-            notes = repo.get_state(session, athlete, pipeline.PLAN_NOTES_KEY) or {}
+            notes = repo.get_state(session, athlete, planning.PLAN_NOTES_KEY) or {}
     else:
         sessions, notes = preview.sessions, preview.notes
     shown = [s for s in sessions if today <= s.start.date() < today + timedelta(days=days)]
@@ -422,7 +422,7 @@ def plan(app: App, days: int, as_json: bool, explain: bool) -> int:
     `feed` or the daemon)."""
     now = app.now()
     athlete = app.athlete()
-    preview = pipeline.preview_plan(app.db, athlete, app.config, now)
+    preview = planning.preview_plan(app.db, athlete, app.config, now)
     today = now.date()
     if as_json:
         sessions = [s for s in preview.sessions if today <= s.start.date() < today + timedelta(days=days)]
@@ -442,7 +442,7 @@ def feed(ctx: click.Context, out_path: Path | None) -> int:
     if ctx.invoked_subcommand is not None:
         return 0
     app: App = ctx.obj
-    path, changed = pipeline.publish(app.db, app.athlete(), app.config, app.now(), out_path)
+    path, changed = publishing.publish(app.db, app.athlete(), app.config, app.now(), out_path)
     app.console.print(f"{'written' if changed else 'unchanged'}: {path}", highlight=False)
     return 0
 
@@ -453,8 +453,8 @@ def reclassify(app: App) -> int:
     """Relabel every activity from stored numbers (after changing zones); no file or Strava is read."""
     now = app.now()
     athlete = app.athlete()
-    changed = pipeline.relabel(app.db, athlete, app.config, now, everything=True)
-    pipeline.replan(app.db, athlete, app.config, now)
+    changed = labelling.relabel(app.db, athlete, app.config, now, everything=True)
+    planning.replan(app.db, athlete, app.config, now)
     app.console.print(f"labels changed: {changed}")
     return 0
 
@@ -482,8 +482,8 @@ def label(app: App, activity_id: int, label: str) -> int:
                 exit_status=ExitStatus.USAGE,
             )
         repo.set_override(session, athlete, activity_id, None if label == "auto" else Label(label))
-    pipeline.relabel(app.db, athlete, app.config, app.now())
-    pipeline.replan(app.db, athlete, app.config, app.now())
+    labelling.relabel(app.db, athlete, app.config, app.now())
+    planning.replan(app.db, athlete, app.config, app.now())
     with app.db.transaction() as session:
         row = session.get(ActivityRow, activity_id)
         stored = repo.row_classification(row) if row is not None else None
@@ -502,7 +502,7 @@ def label(app: App, activity_id: int, label: str) -> int:
 @pass_app
 def zones(app: App, as_json: bool) -> int:
     """The heart-rate and pace thresholds in use, and where each number came from."""
-    current = pipeline.current_zones(app.db, app.athlete(), app.config)
+    current = labelling.current_zones(app.db, app.athlete(), app.config)
     rows: list[dict[str, Any]] = []
     for name, value in (
         ("max_hr", current.max_hr),
@@ -556,7 +556,7 @@ def _time_zone_row(app: App) -> dict[str, Any]:
 
 def _print_zones_history(app: App) -> None:
     """Each run is judged by the thresholds in force at its date: show how they changed."""
-    periods = pipeline.zones_history(app.db, app.athlete(), app.config)
+    periods = labelling.zones_history(app.db, app.athlete(), app.config)
     if len(periods) < 2:
         return
     table = Table(title="Thresholds over time (each run is judged by its own date's)", title_justify="left")

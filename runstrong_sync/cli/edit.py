@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from runstrong_sync import pipeline, render
+from runstrong_sync import planning, render
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.cli.core import activities
 from runstrong_sync.errors import ExitStatus, RunstrongError
@@ -53,7 +53,7 @@ def delete(app: App, activity_id: int, yes: bool) -> int:
         confirm(f"Delete activity {activity_id}, {what}?")
     with app.db.transaction() as session:
         deletions.delete_activity(session, athlete, activity_id, app.now())
-    pipeline.replan(app.db, athlete, app.config, app.now())
+    planning.replan(app.db, athlete, app.config, app.now())
     app.console.print(
         f"deleted activity {activity_id}: {what}.\n"
         "The next sync will not bring it back; `runstrong-sync import FILE` would. "

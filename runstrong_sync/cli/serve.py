@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from runstrong_sync import pipeline
+from runstrong_sync import publishing
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.cli.core import feed
 from runstrong_sync.cli.edit import confirm
@@ -25,7 +25,7 @@ def _base_url(app: App, host: str, port: int) -> str:
 def _print_urls(app: App, token: str, base_url: str) -> None:
     from runstrong_sync.server import feed_urls
 
-    names = list(pipeline.feed_files(app.config))
+    names = list(publishing.feed_files(app.config))
     for name, urls in feed_urls(base_url, token, names).items():
         app.console.print(f"{name}:", highlight=False)
         app.console.print(f"  {urls['http']}", highlight=False, soft_wrap=True)
@@ -60,7 +60,7 @@ def serve(app: App, host: str | None, port: int | None, workers: int, hide_urls:
     now = app.now()
     athlete = app.athlete()
     if not app.config.feed_path.exists():
-        pipeline.publish(app.db, athlete, app.config, now)
+        publishing.publish(app.db, athlete, app.config, now)
     with app.db.transaction() as session:
         token = repo.feed_token(session, athlete)
     app.console.print(f"Serving the calendar feeds on http://{host}:{port}/ (Ctrl-C stops).", highlight=False)

@@ -19,35 +19,69 @@ day of, or the day before, a hard run, a long run or a race. Inside that rule:
 Sessions per week: ``max_sessions`` (beginners at most 2); 1 in the last two weeks before an A or B
 race. A session keeps its UID when it moves and its SEQUENCE rises on every change the runner can see;
 time passing alone never raises it. Pure: the caller passes the runs, the clock and the previous plan.
+
+The parts: ``planmodel.py`` (the types, named here as before), ``expected_runs.py`` (the runs ahead),
+``legal_days.py`` (what each day allows, windows, weekly targets); here the sessions are placed,
+given their content, UIDs and reasons.
 """
 
 from __future__ import annotations
 
-import enum
 import itertools
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any
 
-from runstrong_sync.core.domain import Label, SessionStatus, StrengthSession
+from runstrong_sync.core.domain import SessionStatus, StrengthSession
 from runstrong_sync.core.exercises import (
     DELOAD_WEEK,
     Content,
     build_session,
     session_minutes,
 )
+from runstrong_sync.core.legal_days import (
+    Calendar,
+    Window,
+    describe_run,
+    drops_heavy,
+    experience_level,
+    gap_after_run,
+    taper_for,
+    week_target,
+)
+from runstrong_sync.core.planmodel import (
+    LATEST_START,
+    WEEKDAY_NAMES,
+    DayNote,
+    DayReason,
+    DayRun,
+    PlannedEvent,
+    PlanResult,
+    PlanSettings,
+    Race,
+    WeekNote,
+    WeekNoteKind,
+    week_start,
+)
 
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-LATEST_START = time(21, 0)  # the default latest start, before anything is learned
-LATEST_LEARNED_CAP = time(22, 30)
-HARD_DAY_MIN_GAP_HOURS = 4.0  # Pendola 4-8 h, Gaudette: strength after the hard run, same day
-ASSUMED_RUN_END = time(12, 0)  # a planned run whose time is unknown is taken to end by noon
-BREAK_DAYS = 7  # no runs this long: the runner is out of the usual pattern
-RETURN_DAYS = 14  # the short return block after a break
+__all__ = [
+    "FORM_MARKER",
+    "LATEST_START",
+    "DayNote",
+    "DayReason",
+    "DayRun",
+    "PlanResult",
+    "PlanSettings",
+    "PlannedEvent",
+    "Race",
+    "WeekNote",
+    "WeekNoteKind",
+    "plan",
+    "reconcile",
+    "week_start",
+]
+
 FORM_WEEKS = 2  # a beginner's first weeks teach the movements
-SESSIONS_TO_ADVANCE = 16  # completed sessions before a beginner is dosed as experienced
 # Emphasis rotates through the week and from week to week; every session trains all five groups.
 EMPHASES: tuple[tuple[str, str], ...] = (
     ("glutes", "hamstrings"),
@@ -60,649 +94,6 @@ LIGHT_FOCUS = ("core", "hips")
 MOVED_MARKER = " Moved from "
 CHANGED_MARKER = " Changed: "
 FORM_MARKER = "Learning the movements"
-# Taper (Pendola): strength volume two weeks out / in race week, and sessions per week.
-TAPER_VOLUME = {"A": (0.5, 0.25), "B": (0.5, 0.5), "C": (0.75, 0.75)}
-TAPER_SESSIONS = {"A": 1, "B": 1}
-HEAVY_FREE_DAYS = 14  # no heavy lower-body work in the last 10-14 days before an A race
-# Recovery after a race, by distance (metres up to, days without strength): 5 K 2-3, 10 K 4-5,
-# half 7, marathon or longer 10-14 ("one easy day per mile", Foster; Pfitzinger's reverse taper).
-RECOVERY_DAYS: tuple[tuple[float, int], ...] = ((6_000, 3), (12_000, 5), (25_000, 7), (38_000, 10))
-RECOVERY_DAYS_LONGEST = 14
-RETURN_AFTER_RACE_DAYS = 7  # the first week back: short sessions, no plyometrics or heavy legs
-
-
-class DayReason(enum.StrEnum):
-    """Why a day has no session."""
-
-    RACE_DAY = "race_day"
-    BEFORE_RACE = "before_race"
-    NOT_STRENGTH_DAY = "not_strength_day"
-    RACE_RECOVERY = "race_recovery"
-    PAUSED = "paused"
-    LONG_DAY = "long_day"
-    HARD_DAY = "hard_day"
-    BEFORE_KEY = "before_key"
-    NO_TIME = "no_time"
-    PAST = "past"
-    DONE = "done"
-    TOO_CLOSE = "too_close"
-    RECOVERY = "recovery"
-
-
-class WeekNoteKind(enum.StrEnum):
-    TAPER = "taper"
-    HARD_DAY_FALLBACK = "hard_day_fallback"
-    LIGHT_FALLBACK = "light_fallback"
-    FEWER = "fewer"
-    RACE_RECOVERY = "race_recovery"
-    BREAK = "break"
-    RETURN = "return"
-    FORM = "form"
-    MISSED_MOVED = "missed_moved"
-    MISSED_DROPPED = "missed_dropped"
-
-
-@dataclass(frozen=True, slots=True)
-class DayNote:
-    reason: DayReason
-    text: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"reason": self.reason.value, "text": self.text}
-
-
-@dataclass(frozen=True, slots=True)
-class WeekNote:
-    kind: WeekNoteKind
-    text: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind.value, "text": self.text}
-
-
-@dataclass(frozen=True, slots=True)
-class DayRun:
-    """A run on a day: done (from an activity) or expected (from the pattern or a plan's feed)."""
-
-    day: date
-    label: Label
-    hard: bool  # counts as hard for placement (hard, race, or an uncertain label)
-    end: time | None = None  # local end time, when known (23:59 for a run that ends after midnight)
-    expected: bool = False
-    title: str = ""
-    source: str = "done"  # done, pattern (the runner's usual week) or plan (a training plan's feed)
-    race: bool = False  # a race: Strava's race mark, a race effort, or a race in the plan's calendar
-    distance_m: float | None = None
-
-    @property
-    def key(self) -> bool:
-        return self.hard or self.label is Label.LONG or self.race
-
-    @property
-    def kind(self) -> str:
-        if self.race:
-            return "race"
-        return "long run" if self.label is Label.LONG else "hard run" if self.hard else "easy run"
-
-
-@dataclass(frozen=True, slots=True)
-class Race:
-    day: date
-    priority: str  # A, B, C
-    name: str
-    distance_m: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedEvent:
-    """One event of a training plan's calendar, in the athlete's local time."""
-
-    start: datetime | date
-    end: datetime | date | None
-    title: str
-    description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PlanSettings:
-    zone: tzinfo
-    athlete_key: str = "default"
-    min_sessions: int = 2
-    max_sessions: int = 3
-    min_hours_between: int = 48
-    gap_after_run_hours: float = 0.0  # 0: right after the run; 6: the separation some prefer
-    hard_days_hard: bool = False
-    hard_day_right_after: bool = False  # on a hard-run day, right after the run instead of 4 h later
-    light_day_before: bool = False  # opt-in: a short core session on the day before a key run
-    stable_hours: int = 48
-    available_days: frozenset[int] = frozenset(range(7))  # 0 = Monday
-    strength_time: time = time(18, 30)
-    latest_start: time = LATEST_START
-    experience: str = "beginner"
-    equipment: tuple[str, ...] = ("bodyweight",)
-    races: tuple[Race, ...] = ()
-    paused_from: date | None = None
-    paused_until: date | None = None  # None with paused_from set: until resumed
-    block_anchor: date | None = None  # Monday of the runner's first planned week
-    completed_sessions: int = 0
-
-    @property
-    def min_gap_days(self) -> int:
-        return max(1, -(-self.min_hours_between // 24))
-
-    def paused_on(self, day: date) -> bool:
-        if self.paused_from is None or day < self.paused_from:
-            return False
-        return self.paused_until is None or day <= self.paused_until
-
-
-@dataclass(slots=True)
-class PlanResult:
-    sessions: list[StrengthSession]
-    day_notes: dict[date, DayNote] = field(default_factory=dict)  # why a day has no session
-    weeks: dict[date, list[WeekNote]] = field(default_factory=dict)  # keyed by the week's Monday
-
-    @property
-    def notes(self) -> dict[date, str]:
-        return {day: note.text for day, note in self.day_notes.items()}
-
-    @property
-    def week_notes(self) -> dict[date, str]:
-        return {monday: " ".join(n.text for n in notes) for monday, notes in self.weeks.items() if notes}
-
-    def notes_json(self) -> dict[str, Any]:
-        """Stored beside the plan: the texts (as the views read them) and the typed notes."""
-        return {
-            "days": {d.isoformat(): n.text for d, n in sorted(self.day_notes.items())},
-            "weeks": {d.isoformat(): n for d, n in sorted(self.week_notes.items())},
-            "typed": {
-                "days": {d.isoformat(): n.to_json() for d, n in sorted(self.day_notes.items())},
-                "weeks": {d.isoformat(): [n.to_json() for n in ns] for d, ns in sorted(self.weeks.items())},
-            },
-        }
-
-
-def week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def forecast_end(today: date, horizon_days: int = 14) -> date:
-    """The last day a published session can depend on: the day after the last planned week."""
-    return week_start(today + timedelta(days=horizon_days - 1)) + timedelta(days=7)
-
-
-# ---------------------------------------------------------------------------------------------
-# Upcoming runs: the runner's own pattern, and a training plan's calendar
-
-
-def last_run_before(history: Sequence[DayRun], today: date) -> date | None:
-    days = [r.day for r in history if not r.expected and r.day < today]
-    return max(days) if days else None
-
-
-def on_break(history: Sequence[DayRun], today: date) -> bool:
-    """No run in the last ``BREAK_DAYS`` days (with some history before): out of the usual pattern."""
-    last = last_run_before(history, today)
-    return last is not None and (today - last).days > BREAK_DAYS
-
-
-def predict_runs(
-    history: Sequence[DayRun], today: date, weeks: int = 6, horizon_days: int = 14
-) -> list[DayRun]:
-    """Expected runs from the runner's own week over the last ``weeks`` complete weeks.
-
-    A weekday is a key day when a hard or long run fell on it in at least half of the weeks that
-    had any run; long when most of those were long. A weekday with any run in half of the weeks
-    expects an easy run. The usual end time is the median of those runs'. A long run already done
-    this week replaces the week's expected one. Predictions reach the day after the last planned
-    week (every day a session depends on); none at all after a break of a week or more.
-    """
-    if on_break(history, today):
-        return []
-    this_monday = week_start(today)
-    since = this_monday - timedelta(weeks=weeks)
-    past = [r for r in history if since <= r.day < this_monday and not r.expected]
-    active_weeks = {week_start(r.day) for r in past}
-    if len(active_weeks) < 2:
-        return []
-    done_this_week = [r for r in history if this_monday <= r.day < today and not r.expected]
-    last = forecast_end(today, horizon_days)
-    predictions: list[DayRun] = []
-    for weekday in range(7):
-        usual = _usual_run(past, weekday, len(active_weeks))
-        if usual is None:
-            continue
-        label, usual_end = usual
-        for offset in range((last - today).days + 1):
-            day = today + timedelta(days=offset)
-            if day.weekday() != weekday:
-                continue
-            if label is Label.LONG and any(
-                r.label is Label.LONG and week_start(r.day) == week_start(day) for r in done_this_week
-            ):
-                continue
-            kind = {Label.LONG: "long run", Label.HARD: "hard run"}.get(label, "easy run")
-            predictions.append(
-                DayRun(
-                    day,
-                    label,
-                    hard=label is Label.HARD,
-                    end=usual_end,
-                    expected=True,
-                    title=f"usual {WEEKDAY_NAMES[weekday]} {kind}",
-                    source="pattern",
-                )
-            )
-    return predictions
-
-
-def _usual_run(past: Sequence[DayRun], weekday: int, active: int) -> tuple[Label, time | None] | None:
-    on_day = [r for r in past if r.day.weekday() == weekday]
-    run_weeks = {week_start(r.day) for r in on_day}
-    if len(run_weeks) * 2 < active:
-        return None
-    key_weeks = {week_start(r.day) for r in on_day if r.key}
-    long_weeks = {week_start(r.day) for r in on_day if r.label is Label.LONG}
-    if len(key_weeks) * 2 >= active:
-        label = Label.LONG if len(long_weeks) * 2 >= len(key_weeks) else Label.HARD
-    else:
-        label = Label.EASY
-    ends = sorted(r.end for r in on_day if r.end is not None and (r.key or label is Label.EASY))
-    return label, ends[(len(ends) - 1) // 2] if ends else None
-
-
-def learned_latest_start(history: Sequence[DayRun], default: time = LATEST_START) -> time:
-    """The latest a session may start: 21:00, or later for a runner whose runs end later (the
-    third-latest end of the recent runs, so one odd night run does not count), at most 22:30."""
-    ends = sorted((r.end for r in history if not r.expected and r.end is not None), reverse=True)
-    if len(ends) < 3:
-        return default
-    learned = ends[2]
-    if learned <= default:
-        return default
-    return min(learned, LATEST_LEARNED_CAP)
-
-
-# Keywords of training-plan event titles (TrainingPeaks, Runna, Garmin Coach, Final Surge...).
-_RUN_WORD = re.compile(r"\b(run|running|jog|laufen|lauf)\b", re.IGNORECASE)
-_NOT_RUN = re.compile(
-    r"\b(strength|gym|weights?|yoga|pilates|mobility|stretch\w*|rest|day off|off day|swim\w*|bike|"
-    r"ride|cycl\w*|cross[- ]?train\w*|elliptical|row\w*|walk\w*)\b",
-    re.IGNORECASE,
-)
-_RACE = re.compile(r"\b(race|parkrun|marathon(?!\s+pace)|10k race|5k race)\b", re.IGNORECASE)
-_LONG = re.compile(
-    r"\b(long(?!\s+(intervals?|reps?|repeats?|hills?|strides))|lsd)\b|\blong run\b", re.IGNORECASE
-)
-_HARD = re.compile(
-    r"\b(intervals?|tempo|threshold|fartlek|hills?|repeats?|reps|vo2\s?max|vo2|speed|track|"
-    r"progression|cruise|race pace|marathon pace|mp|lt|workout|quality|sprints?|yasso\w*)\b"
-    r"|\d+\s*[x×]\s*\d+",
-    re.IGNORECASE,
-)
-_EASY = re.compile(
-    r"\b(easy|recovery|shake[- ]?out|jog|aerobic|base|conversational|zone 2|z2|strides)\b", re.IGNORECASE
-)
-LONG_EVENT_MINUTES = 90
-
-
-def classify_planned_event(title: str, description: str = "", minutes: float | None = None) -> Label | None:
-    """Easy, hard or long from a planned event's words; None for events that are not runs.
-
-    Long beats hard (a long run with a fast finish stays long); a race is hard; a run that says
-    nothing of its kind is taken as hard, the costlier mistake to get wrong.
-    """
-    is_run = bool(_RUN_WORD.search(title))
-    if not is_run and _NOT_RUN.search(title):
-        return None
-    for text in (title, description):
-        if _RACE.search(text):
-            return Label.HARD
-        if _LONG.search(text):
-            return Label.LONG
-        if _HARD.search(text):
-            return Label.HARD
-        if _EASY.search(text):
-            return Label.EASY
-    if minutes is not None and minutes >= LONG_EVENT_MINUTES:
-        return Label.LONG
-    if not is_run and not title.strip():
-        return None
-    return Label.HARD
-
-
-def planned_runs(events: Iterable[PlannedEvent], zone: tzinfo) -> list[DayRun]:
-    """A training plan's events as expected runs, in the athlete's local days."""
-    runs: list[DayRun] = []
-    for event in events:
-        day, minutes, end_time = _event_times(event, zone)
-        label = classify_planned_event(event.title, event.description, minutes)
-        if label is None:
-            continue
-        runs.append(
-            DayRun(
-                day,
-                label,
-                hard=label is Label.HARD,
-                end=end_time,
-                expected=True,
-                title=event.title.strip() or "planned run",
-                source="plan",
-                race=bool(_RACE.search(event.title) or _RACE.search(event.description)),
-            )
-        )
-    return sorted(runs, key=lambda r: (r.day, r.title))
-
-
-def _event_times(event: PlannedEvent, zone: tzinfo) -> tuple[date, float | None, time | None]:
-    """The event's local day, its minutes and its end time (23:59 when it ends after midnight)."""
-    if not isinstance(event.start, datetime):
-        return event.start, None, None
-    start = event.start.astimezone(zone) if event.start.tzinfo else event.start.replace(tzinfo=zone)
-    day = start.date()
-    if not isinstance(event.end, datetime):
-        return day, None, None
-    end = event.end.astimezone(zone) if event.end.tzinfo else event.end.replace(tzinfo=zone)
-    minutes = (end - start).total_seconds() / 60
-    end_time = end.time().replace(second=0, microsecond=0) if end.date() == day else time(23, 59)
-    return day, minutes, end_time
-
-
-def merge_runs(
-    done: Iterable[DayRun],
-    expected: Iterable[DayRun],
-    today: date,
-    planned: Iterable[DayRun] = (),
-) -> list[DayRun]:
-    """What each day holds: done runs first; for days not yet run, the training plan's runs, and
-    the runner's usual pattern only outside the days the plan covers."""
-    done_list = list(done)
-    planned_list = [r for r in planned if r.day >= today]
-    done_days = {r.day for r in done_list}
-    covered: tuple[date, date] | None = None
-    if planned_list:
-        covered = (min(r.day for r in planned_list), max(r.day for r in planned_list))
-    merged = done_list + [r for r in planned_list if r.day not in done_days]
-    for run in expected:
-        if run.day < today or run.day in done_days:
-            continue
-        if covered is not None and covered[0] <= run.day <= covered[1]:
-            continue
-        merged.append(run)
-    return sorted(merged, key=lambda r: (r.day, r.expected, r.title))
-
-
-# ---------------------------------------------------------------------------------------------
-# What each day allows
-
-
-@dataclass(frozen=True, slots=True)
-class _Window:
-    """Days with their own rules: no strength after a race, a return block, maintenance."""
-
-    first: date
-    last: date
-    text: str
-
-    def holds(self, day: date) -> bool:
-        return self.first <= day <= self.last
-
-
-@dataclass(frozen=True, slots=True)
-class _Day:
-    """What the rules say about one day."""
-
-    day: date
-    runs: tuple[DayRun, ...]
-    block: DayNote | None  # why no session may go here (None: one may)
-    fallback: bool  # a hard-run day: only when the better days cannot hold the minimum
-    light_ok: bool  # the opt-in short core session may go here
-    start: time | None  # the earliest start allowed (None: no time left that day)
-    score: int
-
-
-def recovery_days(distance_m: float | None, name: str = "") -> int:
-    """Days without strength after a race of this distance (a guess from the name when unknown)."""
-    if distance_m is None:
-        distance_m = _distance_from_name(name)
-    for up_to, days in RECOVERY_DAYS:
-        if distance_m <= up_to:
-            return days
-    return RECOVERY_DAYS_LONGEST
-
-
-def _distance_from_name(name: str) -> float:
-    lowered = name.lower()
-    if "half" in lowered:
-        return 21_097.0
-    if "marathon" in lowered or "ultra" in lowered:
-        return 42_195.0
-    if re.search(r"\b10\s?k|10\s?km\b", lowered):
-        return 10_000.0
-    if re.search(r"\b5\s?k|5\s?km\b|parkrun", lowered):
-        return 5_000.0
-    return 10_000.0
-
-
-def _race_days(runs: Sequence[DayRun], settings: PlanSettings) -> dict[date, tuple[str, float | None]]:
-    """Every race day: configured races, races in the data and in the plan's calendar."""
-    races: dict[date, tuple[str, float | None]] = {}
-    for run in runs:
-        if run.race:
-            races[run.day] = (run.title or "race", run.distance_m)
-    for race in sorted(settings.races, key=lambda r: r.priority, reverse=True):
-        known = races.get(race.day)
-        distance = race.distance_m or (known[1] if known else None)
-        races[race.day] = (race.name, distance)  # the highest priority's name wins
-    return races
-
-
-def _race_windows(races: dict[date, tuple[str, float | None]]) -> tuple[list[_Window], list[_Window]]:
-    """(no strength, short sessions back) after each race."""
-    rest: list[_Window] = []
-    back: list[_Window] = []
-    for day, (name, distance) in sorted(races.items()):
-        days = recovery_days(distance, name)
-        rest.append(_Window(day + timedelta(days=1), day + timedelta(days=days), f"recovery after {name}"))
-        first_back = day + timedelta(days=days + 1)
-        back.append(
-            _Window(first_back, first_back + timedelta(days=RETURN_AFTER_RACE_DAYS - 1), f"back after {name}")
-        )
-    return rest, back
-
-
-def _break_windows(
-    runs: Sequence[DayRun], settings: PlanSettings, today: date
-) -> tuple[list[_Window], list[_Window]]:
-    """(maintenance, return block): a current break or pause, and the weeks after one."""
-    done = sorted({r.day for r in runs if not r.expected})
-    maintenance: list[_Window] = []
-    back: list[_Window] = []
-    for before, after in itertools.pairwise(done):
-        if (after - before).days > BREAK_DAYS:
-            back.append(_Window(after, after + timedelta(days=RETURN_DAYS - 1), "back from a break"))
-    far = date.max - timedelta(days=400)
-    if on_break(runs, today):
-        last = last_run_before(runs, today) or today
-        maintenance.append(_Window(last + timedelta(days=BREAK_DAYS + 1), far, f"no runs since {last}"))
-    if settings.paused_from is not None:
-        until = settings.paused_until or far
-        maintenance.append(_Window(settings.paused_from, until, "paused"))
-        if settings.paused_until is not None:
-            first = settings.paused_until + timedelta(days=1)
-            back.append(_Window(first, first + timedelta(days=RETURN_DAYS - 1), "back from a pause"))
-    return maintenance, back
-
-
-class _Calendar:
-    """The runs, races and windows the rules read, and each day's verdict (cached)."""
-
-    def __init__(self, runs: Sequence[DayRun], settings: PlanSettings, now: datetime) -> None:
-        self.settings = settings
-        self.now = now
-        self.runs = list(runs)
-        self.by_day: dict[date, tuple[DayRun, ...]] = {}
-        for run in runs:
-            self.by_day[run.day] = (*self.by_day.get(run.day, ()), run)
-        self.races = _race_days(runs, settings)
-        self.recovery, self.race_back = _race_windows(self.races)
-        self.maintenance, self.break_back = _break_windows(runs, settings, now.date())
-        self._cache: dict[date, _Day] = {}
-
-    def runs_on(self, day: date) -> tuple[DayRun, ...]:
-        return self.by_day.get(day, ())
-
-    def window(self, windows: Sequence[_Window], day: date) -> _Window | None:
-        return next((w for w in windows if w.holds(day)), None)
-
-    def info(self, day: date) -> _Day:
-        if day not in self._cache:
-            self._cache[day] = self._assess(day)
-        return self._cache[day]
-
-    def _calendar_block(self, day: date) -> DayNote | None:
-        """Blocks that do not depend on the day's runs."""
-        race = self.races.get(day)
-        if race is not None:
-            return DayNote(DayReason.RACE_DAY, f"race day ({race[0]})")
-        race_next = self.races.get(day + timedelta(days=1))
-        if race_next is not None:
-            return DayNote(DayReason.BEFORE_RACE, f"the day before a race ({race_next[0]})")
-        if day.weekday() not in self.settings.available_days:
-            return DayNote(DayReason.NOT_STRENGTH_DAY, "not one of your strength days")
-        recovering = self.window(self.recovery, day)
-        if recovering is not None:
-            return DayNote(DayReason.RACE_RECOVERY, f"{recovering.text}: no strength work yet")
-        return None
-
-    def _run_block(self, day: date) -> DayNote | None:
-        for run in self.runs_on(day):
-            if run.label is Label.LONG:
-                return DayNote(DayReason.LONG_DAY, f"long-run day{_about(run)}")
-        for run in self.runs_on(day + timedelta(days=1)):
-            if run.key:
-                return DayNote(DayReason.BEFORE_KEY, f"the day before a {run.kind}{_about(run)}")
-        return None
-
-    def _assess(self, day: date) -> _Day:
-        same = self.runs_on(day)
-        block = self._calendar_block(day) or self._run_block(day)
-        hard = next((r for r in same if r.hard), None)
-        fallback = hard is not None
-        start = _start_time(day, same, self.settings)
-        light_ok = (
-            self.settings.light_day_before
-            and block is not None
-            and block.reason is DayReason.BEFORE_KEY
-            and not any(r.key for r in same)
-        )
-        if block is None and start is None:
-            block = DayNote(DayReason.NO_TIME, "the run ends too late for strength after it the same day")
-        if start is None or self._past(day, start):
-            light_ok = False
-            block = block or DayNote(DayReason.PAST, "already past")
-        score = 3 if not same else 2 if not any(r.key for r in same) else 1
-        if any(r.hard for r in self.runs_on(day - timedelta(days=1))):
-            score += 1
-        return _Day(day, same, block, fallback, light_ok, start, score)
-
-    def _past(self, day: date, start: time) -> bool:
-        return day < self.now.date() or datetime.combine(day, start, tzinfo=self.now.tzinfo) <= self.now
-
-    def hard_day_note(self, day: date) -> DayNote:
-        run = next(r for r in self.runs_on(day) if r.hard)
-        return DayNote(DayReason.HARD_DAY, f"hard-run day{_about(run)}")
-
-
-def _about(run: DayRun) -> str:
-    if run.source == "plan":
-        return f" ({run.title}, from your training plan)" if run.title else " (from your training plan)"
-    if run.expected and run.title:
-        return f" ({run.title})"
-    return ""
-
-
-def _gap_after(run: DayRun, settings: PlanSettings) -> float:
-    gap = settings.gap_after_run_hours
-    if run.hard and not settings.hard_day_right_after:
-        gap = max(gap, HARD_DAY_MIN_GAP_HOURS)
-    return gap
-
-
-def _start_time(day: date, runs: Sequence[DayRun], settings: PlanSettings) -> time | None:
-    """On a rest day the runner's strength time; on a run day right after the last run (or the gap
-    later; a planned run without a time is taken to end by noon). None past the latest start."""
-    if not runs:
-        start = datetime.combine(day, settings.strength_time)
-    else:
-        start = datetime.combine(day, time(0, 0))
-        for run in runs:
-            gap = timedelta(hours=_gap_after(run, settings))
-            if run.end is None:
-                earliest = max(
-                    datetime.combine(day, settings.strength_time),
-                    datetime.combine(day, ASSUMED_RUN_END) + gap,
-                )
-            elif run.end >= time(23, 59):
-                return None  # the run ends at midnight or after it: no time left that day
-            else:
-                earliest = datetime.combine(day, run.end) + gap
-            start = max(start, earliest)
-    if start.second or start.microsecond:
-        start = start.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    if start.date() != day or start.time() > settings.latest_start:
-        return None
-    return start.time()
-
-
-def _taper(day: date, races: Sequence[Race]) -> tuple[float, Race] | None:
-    """(volume factor, race) when a race is 0-13 days after ``day``; the smallest factor wins."""
-    best: tuple[float, Race] | None = None
-    for race in races:
-        days_out = (race.day - day).days
-        if not 0 <= days_out <= 13:
-            continue
-        factor = TAPER_VOLUME[race.priority][1 if days_out <= 6 else 0]
-        if best is None or factor < best[0]:
-            best = (factor, race)
-    return best
-
-
-def _drop_heavy(day: date, races: Sequence[Race]) -> bool:
-    return any(r.priority == "A" and 0 <= (r.day - day).days <= HEAVY_FREE_DAYS for r in races)
-
-
-def week_target(monday: date, settings: PlanSettings) -> tuple[int, str | None]:
-    """Sessions wanted this week, and the taper note when a race lowers it."""
-    target = settings.max_sessions
-    if _experience(settings) != "experienced":
-        target = min(target, max(2, settings.min_sessions))
-    note = None
-    for race in sorted(settings.races, key=lambda r: (r.day, r.priority)):
-        first_day = race.day - timedelta(days=13)
-        if race.day < monday or first_day > monday + timedelta(days=6):
-            continue
-        sessions = TAPER_SESSIONS.get(race.priority)
-        if sessions is not None:
-            target = min(target, sessions)
-        heavy = " and no heavy leg work" if race.priority == "A" else ""
-        volume = " / ".join(f"x{f}" for f in dict.fromkeys(TAPER_VOLUME[race.priority]))
-        note = (
-            f"Taper for {race.name} ({race.priority} race, {race.day.isoformat()}): "
-            f"{target} session(s) this week, strength volume {volume}{heavy}."
-        )
-    return target, note
-
-
-def _experience(settings: PlanSettings) -> str:
-    """A beginner is dosed as experienced after enough completed sessions."""
-    if settings.experience == "beginner" and settings.completed_sessions >= SESSIONS_TO_ADVANCE:
-        return "experienced"
-    return settings.experience
-
-
-# ---------------------------------------------------------------------------------------------
-# Placement
 
 
 @dataclass(slots=True)
@@ -733,7 +124,7 @@ class _Planner:
         self.now = now.astimezone(self.zone)
         self.today = self.now.date()
         self.runs = list(runs)
-        self.calendar = _Calendar(runs, settings, self.now)
+        self.calendar = Calendar(runs, settings, self.now)
         self.done_days = sorted(set(strength_days))
         self.previous = sorted(previous, key=lambda s: (s.start, s.uid))
         self.first = week_start(self.today)
@@ -966,7 +357,7 @@ class _Planner:
 
     def _form_week(self, monday: date) -> bool:
         weeks_in = (monday - self.anchor).days // 7
-        return _experience(self.settings) == "beginner" and 0 <= weeks_in < FORM_WEEKS
+        return experience_level(self.settings) == "beginner" and 0 <= weeks_in < FORM_WEEKS
 
     def make_session(self, uid: str, day: date, kind: str, index: int, monday: date) -> StrengthSession:
         s = self.settings
@@ -974,11 +365,11 @@ class _Planner:
         cal = self.calendar
         short = cal.window(cal.race_back, day) or cal.window(cal.break_back, day)
         short = short or cal.window(cal.maintenance, day)
-        taper = _taper(day, s.races)
-        drop_heavy = _drop_heavy(day, s.races) or short is not None
+        taper = taper_for(day, s.races)
+        drop_heavy = drops_heavy(day, s.races) or short is not None
         emphasis = EMPHASES[(monday.toordinal() // 7 * 2 + index) % len(EMPHASES)]
         content = Content(
-            experience=_experience(s),
+            experience=experience_level(s),
             equipment=s.equipment,
             week_in_block=weeks_in % 4,
             level=weeks_in // 4,
@@ -1101,7 +492,7 @@ def _choose(
     candidates: Sequence[date],
     count: int,
     occupied: Sequence[date],
-    calendar: _Calendar,
+    calendar: Calendar,
     settings: PlanSettings,
     preferred: set[date] | frozenset[date] = frozenset(),
 ) -> list[date]:
@@ -1124,7 +515,7 @@ def _choose(
 def _combo_key(
     combo: tuple[date, ...],
     occupied: Sequence[date],
-    calendar: _Calendar,
+    calendar: Calendar,
     preferred: set[date] | frozenset[date],
 ) -> tuple[int, int, int, tuple[int, ...]]:
     every = sorted(set(combo) | set(occupied))
@@ -1203,29 +594,29 @@ def _uid(athlete_key: str, monday: date, slot: int) -> str:
 def _why(
     day: date,
     kind: str,
-    calendar: _Calendar,
+    calendar: Calendar,
     settings: PlanSettings,
     content: Content,
     taper: tuple[float, Race] | None,
-    short: _Window | None,
+    short: Window | None,
 ) -> str:
     extra = _why_extra(kind, content, taper, short)
     return f"{_why_day(day, calendar, settings)}{_why_next(day, calendar)}.{extra}"
 
 
-def _why_day(day: date, calendar: _Calendar, settings: PlanSettings) -> str:
+def _why_day(day: date, calendar: Calendar, settings: PlanSettings) -> str:
     name = WEEKDAY_NAMES[day.weekday()]
     today_runs = calendar.runs_on(day)
     if not today_runs:
         what = f"{name} is a rest or cross-training day"
     else:
         run = max(today_runs, key=lambda r: (r.key, r.end or time(0)))
-        gap = _gap_after(run, settings)
+        gap = gap_after_run(run, settings)
         when = "right after it" if gap == 0 else f"at least {gap:g} h after it"
         if run.hard:
-            what = f"{name} has a hard run{_about(run)} (hard days hard): strength {when}"
+            what = f"{name} has a hard run{describe_run(run)} (hard days hard): strength {when}"
         else:
-            what = f"{name} has an easy run{_about(run)}: strength {when}"
+            what = f"{name} has an easy run{describe_run(run)}: strength {when}"
             if gap == 0:
                 what += ", the run is the warm-up"
     if any(r.hard for r in calendar.runs_on(day - timedelta(days=1))):
@@ -1233,7 +624,7 @@ def _why_day(day: date, calendar: _Calendar, settings: PlanSettings) -> str:
     return what
 
 
-def _why_next(day: date, calendar: _Calendar) -> str:
+def _why_next(day: date, calendar: Calendar) -> str:
     upcoming = sorted((r for r in calendar.runs if r.day > day and r.key), key=lambda r: r.day)
     if not upcoming:
         return "; no hard or long run follows the next day"
@@ -1243,7 +634,7 @@ def _why_next(day: date, calendar: _Calendar) -> str:
     return f"; the next {nxt.kind} is {when} ({WEEKDAY_NAMES[nxt.day.weekday()]})"
 
 
-def _why_extra(kind: str, content: Content, taper: tuple[float, Race] | None, short: _Window | None) -> str:
+def _why_extra(kind: str, content: Content, taper: tuple[float, Race] | None, short: Window | None) -> str:
     extra = ""
     if kind == "light":
         extra += " Only a short core and hip session fits here."

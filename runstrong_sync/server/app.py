@@ -21,10 +21,11 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runstrong_sync import athletes, sources
+from runstrong_sync.athletes import DEFAULT_ATHLETE
 from runstrong_sync.config import Config, load_config
 from runstrong_sync.errors import RunstrongError
 from runstrong_sync.feed import FEED_NAMES
-from runstrong_sync.pipeline import DEFAULT_ATHLETE, feed_files
+from runstrong_sync.publishing import feed_files
 from runstrong_sync.server.feeds import FeedBody, FeedRegistry, accepts_gzip
 from runstrong_sync.storage.db import Database, open_database
 from runstrong_sync.web.loader import week_resolver

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from runstrong_sync import athletes, health
 from runstrong_sync.config import Config
 from runstrong_sync.core.weekview import LOAD_WEEKS, Health, WeekView, build_week_view
-from runstrong_sync.pipeline import PLAN_NOTES_KEY
+from runstrong_sync.planning import PLAN_NOTES_KEY
 from runstrong_sync.sources import enabled_sources
 from runstrong_sync.storage import repo, runs
 from runstrong_sync.storage.db import Database
