@@ -199,6 +199,8 @@ class Calendar:
             and block.reason is DayReason.BEFORE_KEY
             and not any(r.key for r in same)
         )
+        if block is None and hard is not None and not self.settings.hard_days_hard:
+            block = self.hard_day_note(day)  # the runner's rule, not the clock, keeps this day free
         if block is None and start is None:
             block = DayNote(DayReason.NO_TIME, "the run ends too late for strength after it the same day")
         if start is None or self._past(day, start):

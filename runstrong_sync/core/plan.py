@@ -309,7 +309,11 @@ class _Planner:
             for d in days
             if d >= self.today and self.calendar.info(d).fallback and d not in self.occupied
         ]
-        open_days = [i for i in hard_days if i.block is None or i.block.reason is DayReason.NO_TIME]
+        open_days = [
+            i
+            for i in hard_days
+            if i.block is None or i.block.reason in (DayReason.NO_TIME, DayReason.HARD_DAY)
+        ]
         if not open_days:
             return ""
         if not self.settings.hard_days_hard:
