@@ -203,13 +203,7 @@ def replan(
 ) -> tuple[planner.PlanResult, dict[str, int]]:
     """Plan again; with ``save`` false a what-if that writes nothing (previews, --today)."""
     inputs = plan_inputs(db, athlete, config, now, http_session, save=save, today=today)
-    result = planner.plan(
-        now=now,
-        runs=inputs.runs,
-        strength_days=inputs.strength_days,
-        previous=inputs.previous,
-        settings=inputs.settings,
-    )
+    result = _plan(inputs, now)
     if not save:
         return result, {}
     with db.transaction() as session:
@@ -233,14 +227,18 @@ class PlanPreview:
 
 def preview_plan(db: Database, athlete: int, config: Config, now: datetime) -> PlanPreview:
     inputs = plan_inputs(db, athlete, config, now, save=False)
-    result = planner.plan(
+    result = _plan(inputs, now)
+    return PlanPreview(result.sessions, plan_notes(result, inputs.runs))
+
+
+def _plan(inputs: PlanInputs, now: datetime) -> planner.PlanResult:
+    return planner.plan(
         now=now,
         runs=inputs.runs,
         strength_days=inputs.strength_days,
         previous=inputs.previous,
         settings=inputs.settings,
     )
-    return PlanPreview(result.sessions, plan_notes(result, inputs.runs))
 
 
 def plan_notes(result: planner.PlanResult, runs: Sequence[planner.DayRun]) -> dict[str, Any]:

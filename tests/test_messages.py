@@ -16,6 +16,7 @@ from runstrong_sync.errors import ExitStatus
 from runstrong_sync.sources import Imported
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
+from runstrong_sync.storage.models import ActivityRow
 from tests.support import FIT, run_main
 
 RUN = FIT / "running" / "activity-small-fenix2-run.fit"
@@ -41,6 +42,21 @@ def test_label_refuses_a_swim_and_says_when_the_feed_changes(env: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert f"activity {run['id']}: long (set by you" in done.stdout
     assert "feed changes at the next `runstrong-sync sync`" in done.stdout
+
+
+def test_label_does_not_reach_an_activity_hidden_after_a_deauthorization(env: Path) -> None:
+    assert run_main("import", str(RUN)).returncode == 0
+    (run,) = _activities()
+    db = open_database(f"sqlite:///{env / 'runstrong.sqlite'}")
+    with db.transaction() as session:
+        row = session.get(ActivityRow, int(str(run["id"])))
+        assert row is not None
+        row.tombstoned_at = datetime.now(UTC)
+    db.dispose()
+    hidden = run_main("label", str(run["id"]), "hard")
+    assert hidden.returncode == ExitStatus.USAGE
+    assert f"No activity with id {run['id']}" in hidden.stderr
+    assert _activities() == []
 
 
 def test_a_deleted_activity_stays_deleted_until_imported_by_name(env: Path, tmp_path: Path) -> None:

@@ -468,7 +468,8 @@ def label(app: App, activity_id: int, label: str) -> int:
     athlete = app.athlete()
     with app.db.transaction() as session:
         row = session.get(ActivityRow, activity_id)
-        activity = repo.row_to_activity(row) if row is not None and row.athlete_id == athlete else None
+        visible = row is not None and row.athlete_id == athlete and row.tombstoned_at is None
+        activity = repo.row_to_activity(row) if row is not None and visible else None
         if activity is None:
             raise RunstrongError(
                 f"No activity with id {activity_id}.",
@@ -482,8 +483,7 @@ def label(app: App, activity_id: int, label: str) -> int:
                 exit_status=ExitStatus.USAGE,
             )
         repo.set_override(session, athlete, activity_id, None if label == "auto" else Label(label))
-    labelling.relabel(app.db, athlete, app.config, app.now())
-    planning.replan(app.db, athlete, app.config, app.now())
+    labelling.relabel(app.db, athlete, app.config, app.now())  # the plan follows at the next sync
     with app.db.transaction() as session:
         row = session.get(ActivityRow, activity_id)
         stored = repo.row_classification(row) if row is not None else None
