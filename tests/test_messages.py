@@ -188,3 +188,18 @@ def test_status_never_contradicts_itself_about_strava(env: Path, tmp_path: Path)
     never = run_main("status").stdout
     assert "Strava: not connected yet" in never and "Strava is not connected yet" in never
     assert "re-authorization" not in never and "again" not in never, never
+
+
+def test_verbose_works_before_and_after_the_command(env: Path, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + f'[sources.fit]\ninbox = "{inbox}"\nsettle_seconds = 0\n',
+        encoding="utf-8",
+    )
+    before = run_main("-v", "sync")
+    after = run_main("sync", "-v")
+    assert before.returncode == after.returncode == 0, after.stderr
+    assert "labels changed" in before.stdout + before.stderr
+    assert "labels changed" in after.stdout + after.stderr

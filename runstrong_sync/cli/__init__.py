@@ -15,11 +15,12 @@ __all__ = ["COMMAND_MODULES", "SHORT_HELP", "cli", "main"]
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: the single place where errors become messages and exit statuses."""
-    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    args = _verbose_first(list(sys.argv[1:] if argv is None else argv))
+    verbose = bool(args) and args[0] == "-v"
     gc.disable()  # no collections while the command's modules load (see LazyGroup.get_command)
     STARTING.set()
     try:
-        status = cli.main(args=argv, prog_name="runstrong-sync", standalone_mode=False)
+        status = cli.main(args=args, prog_name="runstrong-sync", standalone_mode=False)
     except RunstrongError as exc:
         click.echo(f"Error: {exc}", err=True)
         if verbose:
@@ -46,3 +47,14 @@ def main(argv: list[str] | None = None) -> None:
         STARTING.clear()
         gc.enable()
     sys.exit(int(status) if isinstance(status, int) else 0)
+
+
+def _verbose_first(args: list[str]) -> list[str]:
+    """`-v` is a global option; people also type it after the command (`sync -v`): move it
+    to the front so both forms work. Nothing after `--` is touched."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in ("-v", "--verbose")]
+    if not flags:
+        return args
+    rest = [a for a in args[:end] if a not in ("-v", "--verbose")]
+    return ["-v", *rest, *args[end:]]
