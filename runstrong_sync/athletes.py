@@ -190,19 +190,17 @@ def time_zone_choice(
     athlete_id: int,
     config: Config,
     configured: bool,
-    observed: Sequence[tzdetect.Observed] | None = None,
-    system: ZoneInfo | bool | None = False,
+    known: tuple[Sequence[tzdetect.Observed], ZoneInfo | None] | None = None,
 ) -> tzdetect.TimeZoneChoice:
     """The zone in use and where it came from (configuration, Strava, this machine).
 
-    ``observed`` (from ``observed_zones``) and ``system`` (``tzdetect.system_zone()``) may be
-    given when many athletes are looked at once; by default they are read here.
+    ``known``: what ``observed_zones`` and ``tzdetect.system_zone()`` gave, when many athletes
+    are looked at at once; by default both are read here.
     """
-    if observed is None:
-        observed = observed_zones(session, [athlete_id])[athlete_id]
-    if system is False:
-        system = tzdetect.system_zone()
-    return tzdetect.choose(config.athlete.time_zone if configured else None, observed, system or None)
+    if known is None:
+        known = observed_zones(session, [athlete_id])[athlete_id], tzdetect.system_zone()
+    observed, system = known
+    return tzdetect.choose(config.athlete.time_zone if configured else None, observed, system)
 
 
 def observed_zones(session: Session, athlete_ids: Sequence[int]) -> dict[int, list[tzdetect.Observed]]:

@@ -83,8 +83,7 @@ def athlete_status(
     activities = known.activities
     with app.db.transaction() as session:
         configured = athletes.zone_configured(app.file_config, athlete.settings_json or {})
-        observed, system = zones if zones is not None else (None, False)
-        zone = athletes.time_zone_choice(session, athlete.id, config, configured, observed, system)
+        zone = athletes.time_zone_choice(session, athlete.id, config, configured, zones)
     watched = {runs.PIPELINE, *enabled_sources(config)}  # as the feed's notice: not sources turned off
     facts = [f for f in known.health if f.source in watched]
     notice = health.sync_notice(facts, now, timedelta(hours=config.feed.stale_after_hours))
