@@ -118,7 +118,6 @@ def parse_all(items: Sequence[WorkItem], zone: ZoneInfo, jobs: int) -> Iterator[
     reads the files itself.
     """
     if jobs <= 1 or len(items) < PARALLEL_MIN_FILES:
-        stop_early_workers()
         for item in items:
             yield item, parse_item(item, zone)
         return
@@ -127,7 +126,7 @@ def parse_all(items: Sequence[WorkItem], zone: ZoneInfo, jobs: int) -> Iterator[
     while position < len(items):
         pending: deque[tuple[Sequence[WorkItem], Future[list[Parsed]]]] = deque()
         try:
-            with _early.pop(jobs, None) or _pool(jobs) as pool:
+            with _pool(jobs) as pool:
                 window = jobs * BATCHES_PER_WORKER
                 for start in range(position, len(items), BATCH_FILES):
                     batch = items[start : start + BATCH_FILES]
@@ -152,46 +151,6 @@ def parse_all(items: Sequence[WorkItem], zone: ZoneInfo, jobs: int) -> Iterator[
             for item in suspects:
                 yield item, _isolated(item, zone)
             position += len(suspects)
-
-
-_early: dict[int, ProcessPoolExecutor] = {}  # workers started ahead, by the number of them
-
-
-def start_workers_early(paths: Sequence[Path], jobs: int | None = None) -> None:
-    """Start the worker processes now when ``paths`` hold enough files to be read in parallel.
-
-    A spawned worker needs about a quarter of a second to load before it reads its first file;
-    started before this process loads its own modules and opens the database, the two overlap.
-    The next ``parse_all`` with as many jobs takes these workers; ``stop_early_workers`` ends
-    them when none does.
-    """
-    jobs = jobs or default_jobs()
-    if jobs <= 1 or jobs in _early or not _enough_files(paths):
-        return
-    pool = _pool(jobs)
-    for _ in range(jobs):  # each task that finds no idle worker starts one
-        pool.submit(_loaded)
-    _early[jobs] = pool
-
-
-def stop_early_workers() -> None:
-    while _early:
-        _early.popitem()[1].shutdown(wait=False, cancel_futures=True)
-
-
-def _enough_files(paths: Sequence[Path]) -> bool:
-    count = 0
-    for path in paths:
-        if format_of(display(path.name)) == "zip":
-            return True
-        count += len(folder_files(path)) if path.is_dir() else 1
-        if count >= PARALLEL_MIN_FILES:
-            return True
-    return False
-
-
-def _loaded() -> None:
-    """A task that only makes a worker load (this module and the decoders, imported above)."""
 
 
 def parse_batch(items: Sequence[WorkItem], zone: ZoneInfo) -> list[Parsed]:

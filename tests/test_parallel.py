@@ -55,28 +55,6 @@ def test_two_workers_give_what_one_process_gives_in_the_same_order(tmp_path: Pat
     assert sum(p.reason is None for _, p in parallel) == _activities_among(len(items))
 
 
-def test_workers_started_early_are_the_ones_that_read_the_files(tmp_path: Path) -> None:
-    from connectors import intake
-
-    (tmp_path / "few").mkdir()
-    few = _items(tmp_path / "few", 2)
-    intake.start_workers_early([tmp_path / "few"], 2)
-    assert not intake._early  # two files: read here, no worker started
-    items = _items(tmp_path, PARALLEL_MIN_FILES)
-    intake.start_workers_early([tmp_path], 2)
-    early = intake._early[2]
-    workers = set(early._processes)  # started now, before any file is handed out
-    assert len(workers) == 2
-    parallel = list(parse_all(items, ZONE, jobs=2))
-    assert not intake._early and early._processes is None  # taken, used and shut down
-    assert [_outcome(p) for _, p in parallel] == [_outcome(p) for _, p in parse_all(items, ZONE, jobs=1)]
-    intake.start_workers_early([tmp_path], 2)
-    assert [_outcome(p) for _, p in parse_all(few, ZONE, jobs=2)] == [
-        _outcome(p) for _, p in parse_all(few, ZONE, jobs=1)
-    ]
-    assert not intake._early  # too few files for the workers: they are stopped, not left behind
-
-
 def test_without_worker_processes_the_files_are_read_here(tmp_path: Path) -> None:
     """A program read from stdin cannot start spawned workers; the import still completes."""
     script = textwrap.dedent(

@@ -267,25 +267,19 @@ def import_(app: App, paths: tuple[Path, ...], as_json: bool, jobs: int | None) 
         raise click.UsageError(
             f"No such file or folder: {', '.join(str(p) for p in missing)}. Nothing was imported."
         )
-    from connectors import intake
-
-    intake.start_workers_early(paths, jobs)
-    try:
-        counter = FileCounter()
-        started = time.monotonic()
-        with progress_bar(app, "importing") as progress:
-            report = pipeline.sync(
-                app.file_config,
-                app.db,
-                now=app.now(),
-                sources=[],
-                import_paths=list(paths),
-                progress=counter.wrap(progress),
-                athlete=app.athlete_key or pipeline.DEFAULT_ATHLETE,
-                options={"jobs": jobs} if jobs else None,
-            )
-    finally:
-        intake.stop_early_workers()  # when the files were too few to use them
+    counter = FileCounter()
+    started = time.monotonic()
+    with progress_bar(app, "importing") as progress:
+        report = pipeline.sync(
+            app.file_config,
+            app.db,
+            now=app.now(),
+            sources=[],
+            import_paths=list(paths),
+            progress=counter.wrap(progress),
+            athlete=app.athlete_key or pipeline.DEFAULT_ATHLETE,
+            options={"jobs": jobs} if jobs else None,
+        )
     summary = import_summary(report, counter.total, time.monotonic() - started)
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
