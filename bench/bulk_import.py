@@ -1,6 +1,7 @@
 """Benchmark: bulk import of thousands of FIT files, loose and zipped, against a full fitparse parse.
 
     python bench/bulk_import.py [--quick] [--files 2000] [--jobs 2] [--baseline-sample 100] [--no-whole]
+                                [--against REV]
 
 The files are copies of the real fixtures, each made another activity (new serial number, dates
 moved by whole days; see fitcopies.py). In the same run it measures:
@@ -16,7 +17,9 @@ moved by whole days; see fitcopies.py). In the same run it measures:
 * that the values the import path extracts are identical to fitparse's on the sample;
 * whole-process `runstrong-sync import` (start-up to feed) of the first 77 files and of all of
   them against fitparse's full parse of the same files, and the peak memory of importing all the
-  files against a tenth of them (--files 5000 compares 5,000 with 500).
+  files against a tenth of them (--files 5000 compares 5,000 with 500); with ``--against REV``
+  (default: where this branch left main) the same imports by that revision's code, in the same
+  run: before, after and their ratio.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from fitcopies import replicate  # noqa: E402
+from revision import cli_at, default_before, source_tree  # noqa: E402
 
 FIT = ROOT / "fixtures" / "fit"
 BASES = (
@@ -153,7 +157,7 @@ def phase_import(target: Path, jobs: int) -> dict[str, Any]:
     }
 
 
-def whole_process(target: Path, jobs: int) -> dict[str, Any]:
+def whole_process(target: Path, jobs: int, tree: Path = ROOT) -> dict[str, Any]:
     """`runstrong-sync import` as a person runs it: a fresh process, start-up, parsing, storing,
     labelling, planning and the feed, with a fresh data dir; wall clock and peak memory."""
 
@@ -164,8 +168,9 @@ def whole_process(target: Path, jobs: int) -> dict[str, Any]:
         env |= {"RUNSTRONG_DATA_DIR": temp, "RUNSTRONG_CONFIG": str(config)}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
+        argv, env = cli_at(tree, env, sys.executable)
         done = subprocess.run(
-            [sys.executable, "-m", "runstrong_sync", "import", str(target), "--json", "--jobs", str(jobs)],
+            [*argv, "import", str(target), "--json", "--jobs", str(jobs)],
             capture_output=True,
             text=True,
             env=env,
@@ -185,10 +190,21 @@ def whole_process(target: Path, jobs: int) -> dict[str, Any]:
     }
 
 
+def steady(target: Path, jobs: int, tree: Path, count: int) -> dict[str, Any]:
+    """The median run of three (by wall clock) for small imports, where one run is too noisy."""
+    runs = sorted((whole_process(target, jobs, tree) for _ in range(3 if count <= 100 else 1)), key=seconds)
+    return runs[len(runs) // 2]
+
+
+def seconds(figures: dict[str, Any]) -> float:
+    return float(figures["seconds"])
+
+
 def whole_process_section(folder: Path, temp: Path, args: argparse.Namespace) -> None:
     """Whole-process imports against a fitparse full parse of the same files, and peak memory
     of an import ten times larger against a smaller one."""
     paths = sorted(folder.iterdir())
+    before = source_tree(args.against, temp / "before") if args.against else None
     print("\nWhole process (`runstrong-sync import DIR --json`, fresh data dir each):")
     for count in sorted({min(77, len(paths)), len(paths)}):
         subset = temp / f"subset-{count}"
@@ -196,13 +212,22 @@ def whole_process_section(folder: Path, temp: Path, args: argparse.Namespace) ->
         for path in paths[:count]:
             os.link(path, subset / path.name)
         reference = run_phase("fitparse", *map(str, paths[:count]))
-        imported = whole_process(subset, args.jobs)
+        imported = steady(subset, args.jobs, ROOT, count)
         ratio = reference["seconds"] / imported["seconds"]
         print(
             f"  {count:>5} files: import {imported['seconds']:.2f} s wall ({imported['cpu']:.2f} CPU s), "
             f"fitparse full parse {reference['seconds']:.2f} s: import is {ratio:.1f}x fitparse "
             f"(goal: 15x at 77 files, 25x at 2,000); {imported['new']} new"
         )
+        if before is not None:
+            old = steady(subset, args.jobs, before, count)
+            print(
+                f"         before ({args.against[:12]}): {old['seconds']:.2f} s wall "
+                f"({old['cpu']:.2f} CPU s), "
+                f"{reference['seconds'] / old['seconds']:.1f}x fitparse; after/before: "
+                f"{old['seconds'] / imported['seconds']:.2f}x faster wall, "
+                f"{old['cpu'] / imported['cpu']:.2f}x less CPU"
+            )
     small = max(1, len(paths) // 10)
     smaller = temp / "rss-small"
     smaller.mkdir()
@@ -238,6 +263,7 @@ def main() -> None:
     parser.add_argument(
         "--no-whole", dest="whole", action="store_false", help="skip the whole-process imports"
     )
+    parser.add_argument("--against", default=default_before(), help="git revision measured as before")
     args = parser.parse_args()
     if args.quick:
         with tempfile.TemporaryDirectory(prefix="runstrong-bench-") as temp:

@@ -1,12 +1,13 @@
 """`status` and `athletes list` for a squad: CPU seconds with 1,000 athletes against `python -c pass`.
 
-    python bench/squad_commands.py [--quick] [--athletes 1000] [--repeat N]
+    python bench/squad_commands.py [--quick] [--athletes 1000] [--repeat N] [--against REV]
 
 Builds a database (in a temporary folder) with the demo's six weeks imported for the default
 athlete, then N athletes more, each with their own copy of those activities and a night's sync
 runs; runs each command as a fresh process `--repeat` times (3 in --quick, 5 otherwise) and prints
 the median CPU seconds, the ratio to `python -c pass` measured in the same run, and the target
-(0.5 s).
+(0.5 s). With ``--against REV`` (default: where this branch left main) the same commands of that
+revision run on the same database in the same run: before, after and their ratio.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from revision import cli_at, default_before, source_tree
 from startup import median_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,24 +80,40 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 runs per command instead of 5")
     parser.add_argument("--athletes", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument("--against", default=default_before(), help="git revision measured as before")
     args = parser.parse_args()
     repeat = args.repeat or (3 if args.quick else 5)
     with tempfile.TemporaryDirectory(prefix="runstrong-squad-") as name:
         config_path = build(Path(name), args.athletes)
         env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTRONG_")}
         env |= {"RUNSTRONG_CONFIG": str(config_path), "COLUMNS": "200"}
+        after = cli_at(ROOT, env, sys.executable)
+        before = (
+            cli_at(source_tree(args.against, Path(name) / "before"), env, sys.executable)
+            if args.against
+            else None
+        )
         baseline = median_cpu([sys.executable, "-c", "pass"], env, repeat)
         print(f"{args.athletes + 1} athletes; python -c pass: {baseline:.3f} s CPU (median of {repeat})")
-        print(f"{'command':<22} {'CPU s':>7} {'x pass':>7} {'target s':>9}  met")
+        if before is not None:
+            print(f"before: revision {args.against[:12]}; after: this tree")
+        head = f"{'command':<22} {'before s':>9} {'after s':>8} {'before/after':>13}"
+        print(f"{head} {'x pass':>7} {'target s':>9}  met")
         for command in (
             ["status"],
             ["status", "--json"],
             ["athletes", "list"],
             ["athletes", "list", "--json"],
         ):
-            seconds = median_cpu([sys.executable, "-m", "runstrong_sync", *command], env, repeat)
+            seconds = median_cpu([*after[0], *command], after[1], repeat)
+            old = median_cpu([*before[0], *command], before[1], repeat) if before else None
             met = "yes" if seconds <= TARGET_S else "NO"
-            print(f"{' '.join(command):<22} {seconds:7.3f} {seconds / baseline:7.1f} {TARGET_S:9.2f}  {met}")
+            was = (
+                f"{old:9.3f} {seconds:8.3f} {old / seconds:12.2f}x"
+                if old
+                else f"{'-':>9} {seconds:8.3f} {'-':>13}"
+            )
+            print(f"{' '.join(command):<22} {was} {seconds / baseline:7.1f} {TARGET_S:9.2f}  {met}")
 
 
 if __name__ == "__main__":

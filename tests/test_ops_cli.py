@@ -158,3 +158,26 @@ def test_status_reports_waiting_and_rejected_files(inbox: Path) -> None:
     item = json.loads(run_main("status", "--json").stdout)["athletes"][0]
     assert item["files_waiting"] == 1 and item["rejected"] == {"recorded": 1, "in_folder": 1}
     assert {r["source"]: r["outcome"] for r in item["sources"]} == {"fit": "rejected", "pipeline": "ok"}
+
+
+def test_a_squad_is_one_line_per_athlete_in_status_and_athletes_list(inbox: Path, env: Path) -> None:
+    from runstrong_sync.cli.ops import SQUAD_AT
+
+    synced = run_main("--today", "2026-11-25", "sync")
+    assert synced.returncode == 0, synced.stderr
+    keys = [f"runner{n:02d}" for n in range(SQUAD_AT)]
+    for key in keys:
+        assert run_main("athletes", "add", key, "--name", f"Runner {key[-2:]}").returncode == 0
+    text = run_main("status")
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert f"{SQUAD_AT + 1} athletes:" in lines
+    rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in {"default", *keys}}
+    assert set(rows) == {"default", *keys}  # each athlete once, on one line
+    assert "ok" in rows["default"].split() and "no sync yet" in rows["runner00"]
+    assert "Europe/Berlin" in rows["default"] and "--athlete KEY status" in text.stdout
+    listing = run_main("athletes", "list")
+    assert listing.returncode == 0, listing.stderr
+    shown = {line.split()[0]: line for line in listing.stdout.splitlines()[2:]}
+    urls = {a["key"]: a["feed_url"] for a in json.loads(run_main("athletes", "list", "--json").stdout)}
+    assert set(shown) == set(urls) and all(urls[k] in shown[k] for k in urls)  # whole URLs, never cut

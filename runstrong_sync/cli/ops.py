@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from rich.table import Table
 
-from runstrong_sync import athletes, health, pipeline
+from runstrong_sync import athletes, health, pipeline, tzdetect
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.cli.edit import confirm
 from runstrong_sync.cli.group import cli
@@ -62,7 +64,10 @@ def athlete_status(
     now: datetime,
     config: Config | None = None,
     known: squad.AthleteFacts | None = None,
+    zones: tuple[list[tzdetect.Observed], ZoneInfo | None] | None = None,
 ) -> dict[str, Any]:
+    """One athlete's status; ``known`` and ``zones`` (observed zones, this machine's zone) may be
+    read beforehand for a whole squad at once."""
     if config is None:
         config = athletes.effective_config(
             app.file_config, athlete.key, athlete.name, athlete.settings_json or {}
@@ -78,7 +83,7 @@ def athlete_status(
     activities = known.activities
     with app.db.transaction() as session:
         configured = athletes.zone_configured(app.file_config, athlete.settings_json or {})
-        zone = athletes.time_zone_choice(session, athlete.id, config, configured)
+        zone = athletes.time_zone_choice(session, athlete.id, config, configured, zones)
     watched = {runs.PIPELINE, *enabled_sources(config)}  # as the feed's notice: not sources turned off
     facts = [f for f in known.health if f.source in watched]
     notice = health.sync_notice(facts, now, timedelta(hours=config.feed.stale_after_hours))
@@ -150,19 +155,35 @@ def status(app: App, as_json: bool) -> int:
             else athletes.all_athletes(session)
         )
         known = squad.facts(session, [a.id for a in chosen] if app.athlete_key else None, STATES)
+        observed = athletes.observed_zones(session, [a.id for a in chosen])
     configs = athletes.effective_configs(app.file_config, chosen)
+    system = tzdetect.system_zone()
     data: dict[str, Any] = {
         "database": app.db.url,
         "config": str(app.file_config.source_path) if app.file_config.source_path else None,
-        "athletes": [athlete_status(app, a, now, configs[a.key], known[a.id]) for a in chosen],
+        "athletes": [
+            athlete_status(app, a, now, configs[a.key], known[a.id], (observed[a.id], system)) for a in chosen
+        ],
     }
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
-    out = app.console
     click.echo(f"database: {data['database']}")
     click.echo(f"configuration: {data['config'] or 'built-in defaults'}")
-    for item in data["athletes"]:
+    if len(data["athletes"]) > SQUAD_AT:
+        _squad_status(data["athletes"])
+    else:
+        _athletes_status(app, data["athletes"])
+    return 0
+
+
+SQUAD_AT = 20  # more athletes than this: one line each, not a block each
+
+
+def _athletes_status(app: App, items: list[dict[str, Any]]) -> None:
+    """Each athlete in full: their sources' last runs, Strava, files, feed and time zone."""
+    out = app.console
+    for item in items:
         click.echo(f"\n{item['name']} ({item['key']}): {item['activities']} activities")
         if item["health"]:
             click.secho(item["health"], fg="red", bold=True)
@@ -185,7 +206,55 @@ def status(app: App, as_json: bool) -> int:
         )
         click.echo(f"feed: {item['feed_path']}\nsubscribe: {item['feed_url']}")
         click.echo(_zone_line(item["time_zone"]))
-    return 0
+
+
+def _squad_status(items: list[dict[str, Any]]) -> None:
+    """A squad: one line per athlete (the whole run, Strava, files, problems), in one table."""
+    rows: list[tuple[str, ...]] = []
+    for item in items:
+        run = next((r for r in item["sources"] if r["source"] == runs.PIPELINE), None)
+        waiting = item["files_waiting"]
+        rows.append(
+            (
+                item["key"],
+                item["name"],
+                str(item["activities"]),
+                (run["started_at"] or "") if run else "no sync yet",
+                run["outcome"] if run else "",
+                item["strava"]["token"].split(" (", 1)[0],
+                "-" if waiting is None else str(waiting),
+                str(item["rejected"]["recorded"]),
+                item["time_zone"]["zone"] + (" (contradicted)" if item["time_zone"]["mismatch"] else ""),
+                item["health"] or "",
+            )
+        )
+    headers = (
+        "key",
+        "name",
+        "activities",
+        "last sync",
+        "outcome",
+        "Strava",
+        "waiting",
+        "rejected",
+        "time zone",
+        "problem",
+    )
+    click.echo(f"\n{len(items)} athletes:")
+    click.echo(plain_table(headers, rows))
+    click.echo(
+        "\nEach athlete's sources, files and feed URL: runstrong-sync --athlete KEY status "
+        "(all of it: status --json)."
+    )
+
+
+def plain_table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    """Columns aligned with spaces, for lists too long for a drawn table (a squad of hundreds)."""
+    widths = [max(len(h), *(len(r[c]) for r in rows)) if rows else len(h) for c, h in enumerate(headers)]
+    lines = [headers, tuple("-" * w for w in widths), *rows]
+    return "\n".join(
+        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
 
 
 @cli.command()
@@ -276,9 +345,14 @@ def athletes_list(app: App, as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(items, indent=2, ensure_ascii=False, default=str))
         return 0
-    table = Table("key", "name", "activities", "feed file", "feed URL")
-    for item in items:
-        table.add_row(item["key"], item["name"], str(item["activities"]), item["feed_path"], item["feed_url"])
+    headers = ("key", "name", "activities", "feed file", "feed URL")
+    lines = [(i["key"], i["name"], str(i["activities"]), i["feed_path"], i["feed_url"]) for i in items]
+    if len(lines) > SQUAD_AT:
+        click.echo(plain_table(headers, lines))
+        return 0
+    table = Table(*headers)
+    for line in lines:
+        table.add_row(*line)
     app.console.print(table)
     return 0
 

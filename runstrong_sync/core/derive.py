@@ -102,35 +102,40 @@ class _Totals:
 
 
 def _accumulate(rows: _Rows) -> _Totals:
+    """One pass over the samples; the sums are taken in sample order, as they always were."""
     acc = _Totals()
-    t0 = rows.t[0]
-    for i in range(len(rows.t) - 1):
-        dt = rows.t[i + 1] - rows.t[i]
+    t = rows.t
+    t0 = t[0]
+    sample_s = moving_s = hr_valid_s = speed_valid_s = pauses_s = 0.0
+    hr_seconds, bins_dist = acc.hr_seconds, acc.bins_dist
+    bins_hr, bins_speed, bins_alt = acc.bins_hr, acc.bins_speed, acc.bins_alt
+    add_sample = acc.samples.append
+    for now, later, spd, hr, alt in zip(t, t[1:], rows.speed, rows.hr, rows.alt, strict=False):
+        dt = later - now
         if dt <= 0:
             continue
         if dt > MAX_GAP_S:
-            acc.pauses_s += dt
+            pauses_s += dt
             dt = 1.0  # the sample itself still stands for a second
-        acc.sample_s += dt
-        spd = rows.speed[i]
-        b = int((rows.t[i] - t0) // BIN_S)
-        alt = rows.alt[i]
+        sample_s += dt
+        b = int((now - t0) // BIN_S)
         if alt is not None:
-            acc.bins_alt.setdefault(b, []).append(alt)
+            bins_alt.setdefault(b, []).append(alt)
         if spd is not None and spd < MOVING_MPS:
             continue
-        acc.moving_s += dt
-        hr = rows.hr[i]
+        moving_s += dt
         if hr is not None:
-            acc.hr_valid_s += dt
+            hr_valid_s += dt
             level = round(hr)
-            acc.hr_seconds[level] = acc.hr_seconds.get(level, 0.0) + dt
-            acc.bins_hr.setdefault(b, []).append(hr)
+            hr_seconds[level] = hr_seconds.get(level, 0.0) + dt
+            bins_hr.setdefault(b, []).append(hr)
         if spd is not None:
-            acc.speed_valid_s += dt
-            acc.samples.append((b, spd, dt))
-            acc.bins_speed.setdefault(b, []).append(spd)
-            acc.bins_dist[b] = acc.bins_dist.get(b, 0.0) + spd * dt
+            speed_valid_s += dt
+            add_sample((b, spd, dt))
+            bins_speed.setdefault(b, []).append(spd)
+            bins_dist[b] = bins_dist.get(b, 0.0) + spd * dt
+    acc.sample_s, acc.moving_s, acc.hr_valid_s = sample_s, moving_s, hr_valid_s
+    acc.speed_valid_s, acc.pauses_s = speed_valid_s, pauses_s
     return acc
 
 
@@ -227,42 +232,49 @@ def _clean_rows(
     altitude: Sequence[float | None] = (),
 ) -> _Rows:
     rows = _Rows()
+    n = len(timestamps)
+    hr_in, spd_in, dist_in, alt_in = (_padded(s, n) for s in (heart_rate, speed, distance, altitude))
+    add_t, add_hr, add_speed, add_alt = rows.t.append, rows.hr.append, rows.speed.append, rows.alt.append
     last_t: float | None = None
     last_dist: float | None = None
     behind = False  # the clock ran backwards and has not caught up yet
-    for i, t in enumerate(timestamps):
+    for t, hr, spd, dist, alt in zip(timestamps, hr_in, spd_in, dist_in, alt_in, strict=False):
         if t is None:
             continue
-        if last_t is not None and t < last_t:
-            rows.clock_jumps += int(not behind)  # one jump, however many samples it hides
-            behind = True
-            continue  # drop the sample until the clock passes the last kept one, keep the order
+        if last_t is not None:
+            if t < last_t:
+                rows.clock_jumps += int(not behind)  # one jump, however many samples it hides
+                behind = True
+                continue  # drop the sample until the clock passes the last kept one, keep the order
+            if t - last_t > CLOCK_JUMP_S:
+                rows.clock_jumps += 1
         behind = False
-        if last_t is not None and t - last_t > CLOCK_JUMP_S:
-            rows.clock_jumps += 1
-        hr = heart_rate[i] if i < len(heart_rate) else None
         if hr is not None and not (MIN_HR <= hr <= MAX_HR):
             rows.hr_artifacts += 1
             hr = None
-        spd = speed[i] if i < len(speed) else None
-        dist = distance[i] if i < len(distance) else None
         if spd is None and dist is not None and last_dist is not None and last_t is not None and t > last_t:
             spd = max(0.0, (dist - last_dist) / (t - last_t))
         if spd is not None and (spd < 0 or spd > MAX_CREDIBLE_MPS):
             rows.gps_jumps += 1
             spd = None
-        alt = altitude[i] if i < len(altitude) else None
         if alt is not None and not (MIN_ALT_M <= alt <= MAX_ALT_M):
             alt = None
-        rows.t.append(t)
-        rows.hr.append(hr)
-        rows.speed.append(spd)
-        rows.alt.append(alt)
+        add_t(t)
+        add_hr(hr)
+        add_speed(spd)
+        add_alt(alt)
         last_t = t
         if dist is not None:
             last_dist = dist
     _drop_hr_spikes(rows)
     return rows
+
+
+def _padded(values: Sequence[float | None], n: int) -> Sequence[float | None]:
+    """``values`` cut or filled with None to ``n`` items, aligned with the timestamps."""
+    if len(values) == n:
+        return values
+    return [*values[:n], *itertools.repeat(None, n - len(values))]
 
 
 def _drop_hr_spikes(rows: _Rows) -> None:
