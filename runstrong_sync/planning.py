@@ -147,6 +147,8 @@ class PlanInputs:
     runs: list[planner.DayRun]
     strength_days: list[date]
     previous: list[StrengthSession]
+    today: date  # the planning day, in the athlete's zone
+    since: datetime  # sessions older than this stay as stored
 
 
 def plan_inputs(
@@ -186,9 +188,8 @@ def plan_inputs(
         block_anchor=anchor,
         completed_sessions=completed,
     )
-    return PlanInputs(
-        settings, sorted(runs, key=lambda r: (r.day, r.expected, r.title)), strength_days, previous
-    )
+    ordered = sorted(runs, key=lambda r: (r.day, r.expected, r.title))
+    return PlanInputs(settings, ordered, strength_days, previous, today, since)
 
 
 def replan(
@@ -207,11 +208,12 @@ def replan(
     if not save:
         return result, {}
     with db.transaction() as session:
-        since = now - timedelta(weeks=config.planner.history_weeks + 1)
-        counts = repo.save_sessions(session, athlete, result.sessions, config.athlete.time_zone, now, since)
+        zone_name = config.athlete.time_zone
+        counts = repo.save_sessions(session, athlete, result.sessions, zone_name, now, inputs.since)
         if inputs.settings.block_anchor is None and result.sessions:
-            today = now.astimezone(inputs.settings.zone).date()
-            first = min([today, *(s.start.astimezone(inputs.settings.zone).date() for s in result.sessions)])
+            first = min(
+                [inputs.today, *(s.start.astimezone(inputs.settings.zone).date() for s in result.sessions)]
+            )
             planstate.set_anchor(session, athlete, planner.week_start(first), now)
         repo.set_state(session, athlete, PLAN_NOTES_KEY, plan_notes(result, inputs.runs), now)
     return result, counts
