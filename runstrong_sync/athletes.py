@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from runstrong_sync import tzdetect
@@ -190,30 +190,40 @@ def time_zone_choice(
     athlete_id: int,
     config: Config,
     configured: bool,
-    known: tuple[Sequence[tzdetect.Observed], ZoneInfo | None] | None = None,
+    known: tuple[tzdetect.Observations, ZoneInfo | None] | None = None,
 ) -> tzdetect.TimeZoneChoice:
     """The zone in use and where it came from (configuration, Strava, this machine).
 
     ``known``: what ``observed_zones`` and ``tzdetect.system_zone()`` gave, when many athletes
-    are looked at at once; by default both are read here.
+    are looked at at once (``observed_zones`` asked about the zone checked: ``zone_to_check``);
+    by default both are read here.
     """
     if known is None:
-        known = observed_zones(session, [athlete_id])[athlete_id], tzdetect.system_zone()
+        system = tzdetect.system_zone()
+        checked = zone_to_check(config, configured, system)
+        known = observed_zones(session, [athlete_id], [checked] if checked else [])[athlete_id], system
     observed, system = known
     return tzdetect.choose(config.athlete.time_zone if configured else None, observed, system)
 
 
-def observed_zones(session: Session, athlete_ids: Sequence[int]) -> dict[int, list[tzdetect.Observed]]:
-    """What each athlete's newest activities (``TIME_ZONE_SAMPLE``) say of their time zone, in one
-    query: only the two payload fields the detection reads, taken out by the database."""
+def zone_to_check(config: Config, configured: bool, system: ZoneInfo | None) -> ZoneInfo | None:
+    """The zone whose offsets the FIT files' own local times are compared with."""
+    return ZoneInfo(config.athlete.time_zone) if configured else system
+
+
+def observed_zones(
+    session: Session, athlete_ids: Sequence[int], zones: Iterable[ZoneInfo]
+) -> dict[int, tzdetect.Observations]:
+    """What each athlete's newest activities (``TIME_ZONE_SAMPLE``) say of their time zone, counted
+    in one query over the columns kept for it: Strava's zones, the files with their own local time
+    and how many of those have the offset of each of ``zones`` on their day."""
+    checked = {zone.key: zone for zone in zones}
     newest = (
         select(
             ActivityRow.athlete_id,
             ActivityRow.start_utc,
-            ActivityRow.utc_offset_s,
-            ActivityRow.source,
-            ActivityRow.raw_json["timezone"].as_string().label("timezone"),
-            ActivityRow.raw_json["offset_from"].as_string().label("offset_from"),
+            ActivityRow.time_zone,
+            ActivityRow.file_offset_s,
             func.row_number()
             .over(
                 partition_by=ActivityRow.athlete_id, order_by=(ActivityRow.start_utc.desc(), ActivityRow.id)
@@ -223,17 +233,71 @@ def observed_zones(session: Session, athlete_ids: Sequence[int]) -> dict[int, li
         .where(ActivityRow.athlete_id.in_(athlete_ids))
         .subquery()
     )
-    rows: dict[int, list[tuple[datetime, int, str, Mapping[str, Any]]]] = {a: [] for a in athlete_ids}
+    periods = _offset_periods(session, athlete_ids, checked.values())
+    agreeing = [
+        func.sum(case((newest.c.file_offset_s == _offset_at(newest.c.start_utc, periods[key]), 1), else_=0))
+        for key in checked
+    ]
     query = (
-        select(newest)
-        .where(newest.c.position <= TIME_ZONE_SAMPLE)
-        .order_by(newest.c.athlete_id, newest.c.position)
-    )
-    for r in session.execute(query):
-        rows[r.athlete_id].append(
-            (r.start_utc, r.utc_offset_s, r.source, {"timezone": r.timezone, "offset_from": r.offset_from})
+        select(
+            newest.c.athlete_id,
+            newest.c.time_zone,
+            func.count(),
+            func.count(newest.c.file_offset_s),
+            func.min(newest.c.position),
+            *agreeing,
         )
-    return {a: tzdetect.observed_from_rows(found) for a, found in rows.items()}
+        .where(
+            newest.c.position <= TIME_ZONE_SAMPLE,
+            or_(newest.c.time_zone.is_not(None), newest.c.file_offset_s.is_not(None)),
+        )
+        .group_by(newest.c.athlete_id, newest.c.time_zone)
+    )
+    found: dict[int, list[Any]] = {a: [] for a in athlete_ids}
+    for row in session.execute(query):
+        found[row[0]].append(row)
+    return {a: _observations(rows, list(checked)) for a, rows in found.items()}
+
+
+def _observations(rows: Sequence[Any], keys: Sequence[str]) -> tzdetect.Observations:
+    """One athlete's counts, a row per Strava zone (and one for the rest), as Observations."""
+    strava = sorted((r[4], r[1], r[2]) for r in rows if r[1] is not None)
+    return tzdetect.Observations(
+        strava=tuple((name, count) for _, name, count in strava),
+        with_offset=sum(r[3] for r in rows),
+        agreeing={key: sum(int(r[5 + i] or 0) for r in rows) for i, key in enumerate(keys)},
+    )
+
+
+def _offset_periods(
+    session: Session, athlete_ids: Sequence[int], zones: Iterable[ZoneInfo]
+) -> dict[str, list[tuple[datetime, int]]]:
+    """Each zone's UTC offsets over the time the athletes' files with their own local time span."""
+    zones = list(zones)
+    if not zones:
+        return {}
+    first, last = session.execute(
+        select(func.min(ActivityRow.start_utc), func.max(ActivityRow.start_utc)).where(
+            ActivityRow.athlete_id.in_(athlete_ids), ActivityRow.file_offset_s.is_not(None)
+        )
+    ).one()
+    if first is None or last is None:
+        return {zone.key: [] for zone in zones}
+    first, last = _aware(first), _aware(last)
+    return {zone.key: tzdetect.offset_periods(zone, first, last) for zone in zones}
+
+
+def _aware(value: datetime) -> datetime:
+    """Aggregates bypass the column type on some databases: make the value UTC-aware."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _offset_at(start: ColumnElement[datetime], periods: Sequence[tuple[datetime, int]]) -> Any:
+    """The zone's offset at ``start``, as SQL: the newest period first (most runs are recent)."""
+    if len(periods) <= 1:
+        return literal(periods[0][1] if periods else 0)
+    whens = [(start >= since, offset) for since, offset in reversed(periods[1:])]
+    return case(*whens, else_=periods[0][1])
 
 
 def add(

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,12 +30,13 @@ LOCALTIME = Path("/etc/localtime")
 
 
 @dataclass(frozen=True, slots=True)
-class Observed:
-    """What one stored activity says about the runner's zone."""
+class Observations:
+    """What an athlete's newest stored activities say about their zone, counted by the database."""
 
-    start_utc: datetime
-    utc_offset_s: int | None  # written in the file (FIT local_timestamp); None if not
-    strava_zone: str | None  # Strava's IANA name, if the activity came from Strava
+    # Strava's zone names and how many activities give each, in the order the newest name them
+    strava: tuple[tuple[str, int], ...] = ()
+    with_offset: int = 0  # activities whose file wrote its own local time (FIT local_timestamp)
+    agreeing: Mapping[str, int] = field(default_factory=dict)  # zone -> of those, how many have its offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +86,11 @@ def _zone(name: str) -> ZoneInfo | None:
         return None
 
 
-def _agrees(zone: ZoneInfo, observed: Sequence[Observed]) -> float | None:
+def _agrees(zone: ZoneInfo, observed: Observations) -> float | None:
     """The share of files with their own local time whose offset is the zone's on that day."""
-    offsets = [o for o in observed if o.utc_offset_s is not None]
-    if not offsets:
+    if not observed.with_offset:
         return None
-    same = sum(_offset_s(zone, o.start_utc) == o.utc_offset_s for o in offsets)
-    return same / len(offsets)
+    return observed.agreeing[zone.key] / observed.with_offset
 
 
 def _offset_s(zone: ZoneInfo, when: datetime) -> int:
@@ -100,14 +98,13 @@ def _offset_s(zone: ZoneInfo, when: datetime) -> int:
     return int(offset.total_seconds()) if offset is not None else 0
 
 
-def choose(configured: str | None, observed: Sequence[Observed], system: ZoneInfo | None) -> TimeZoneChoice:
-    strava = Counter(o.strava_zone for o in observed if o.strava_zone)
+def choose(configured: str | None, observed: Observations, system: ZoneInfo | None) -> TimeZoneChoice:
+    strava = _most_common(observed.strava)
     if configured is not None:
         zone = ZoneInfo(configured)
         return TimeZoneChoice(zone, CONFIGURED, _mismatch(zone, strava, observed))
-    if strava:
-        name = strava.most_common(1)[0][0]
-        return TimeZoneChoice(ZoneInfo(name), STRAVA)
+    if strava is not None:
+        return TimeZoneChoice(ZoneInfo(strava[0]), STRAVA)
     if system is None:
         return TimeZoneChoice(ZoneInfo("UTC"), DEFAULT)
     share = _agrees(system, observed)
@@ -116,10 +113,18 @@ def choose(configured: str | None, observed: Sequence[Observed], system: ZoneInf
     return TimeZoneChoice(system, SYSTEM_CONFIRMED if share >= AGREEMENT else SYSTEM_UNCONFIRMED)
 
 
-def _mismatch(zone: ZoneInfo, strava: Counter[str], observed: Sequence[Observed]) -> str | None:
-    if strava:
-        name, count = strava.most_common(1)[0]
-        if name != zone.key and count >= AGREEMENT * sum(strava.values()):
+def _most_common(strava: Sequence[tuple[str, int]]) -> tuple[str, int, int] | None:
+    """Strava's most given zone (the newest named first among equals), its count and the total."""
+    if not strava:
+        return None
+    name, count = max(strava, key=lambda item: item[1])  # max keeps the first of equals
+    return name, count, sum(c for _, c in strava)
+
+
+def _mismatch(zone: ZoneInfo, strava: tuple[str, int, int] | None, observed: Observations) -> str | None:
+    if strava is not None:
+        name, count, total = strava
+        if name != zone.key and count >= AGREEMENT * total:
             return f"Strava places your activities in {name}"
     share = _agrees(zone, observed)
     if share is not None and share < 1 - AGREEMENT:
@@ -127,13 +132,41 @@ def _mismatch(zone: ZoneInfo, strava: Counter[str], observed: Sequence[Observed]
     return None
 
 
-def observed_from_rows(rows: Sequence[tuple[datetime, int, str, Mapping[str, Any]]]) -> list[Observed]:
-    """(start_utc, utc_offset_s, source, raw payload) of stored activities, newest last."""
-    out: list[Observed] = []
-    for start, offset, source, raw in rows:
-        when = start if start.tzinfo is not None else start.replace(tzinfo=UTC)
-        if source == "strava":
-            out.append(Observed(when, None, strava_zone_name(raw.get("timezone"))))
-        elif raw.get("offset_from") == "file":
-            out.append(Observed(when, offset, None))
-    return out
+def zone_columns(source: str, utc_offset_s: int, raw: Mapping[str, Any]) -> tuple[str | None, int | None]:
+    """What the detection reads of a stored activity, kept in columns beside its raw payload:
+    Strava's zone for a Strava activity, the UTC offset a file wrote itself (else None)."""
+    if source == "strava":
+        return strava_zone_name(raw.get("timezone")), None
+    if raw.get("offset_from") == "file":
+        return None, utc_offset_s
+    return None, None
+
+
+STEP = timedelta(days=1)  # no zone changes its offset twice within a day
+
+
+def offset_periods(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """The zone's UTC offsets from ``start`` (aware) to ``end``: (from when, offset in seconds), the
+    first from ``start`` floored to the day; each change found to the second."""
+    when = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    periods = [(when, _offset_s(zone, when))]
+    while when <= end:
+        after = when + STEP
+        offset = _offset_s(zone, after)
+        if offset != periods[-1][1]:
+            periods.append((_change(zone, when, after), offset))
+        when = after
+    return periods
+
+
+def _change(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
+    """The first second at which the zone's offset is the one it has at ``after``."""
+    old = _offset_s(zone, before)
+    while after - before > timedelta(seconds=1):
+        middle = before + (after - before) // 2
+        middle = middle.replace(microsecond=0)
+        if _offset_s(zone, middle) == old:
+            before = middle
+        else:
+            after = middle
+    return after

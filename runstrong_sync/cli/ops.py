@@ -64,7 +64,7 @@ def athlete_status(
     now: datetime,
     config: Config | None = None,
     known: squad.AthleteFacts | None = None,
-    zones: tuple[list[tzdetect.Observed], ZoneInfo | None] | None = None,
+    zones: tuple[tzdetect.Observations, ZoneInfo | None] | None = None,
 ) -> dict[str, Any]:
     """One athlete's status; ``known`` and ``zones`` (observed zones, this machine's zone) may be
     read beforehand for a whole squad at once."""
@@ -81,9 +81,12 @@ def athlete_status(
     token = known.states.get(STRAVA_AUTH_STATE)
     rate = known.states.get(STRAVA_RATE_STATE)
     activities = known.activities
-    with app.db.transaction() as session:
-        configured = athletes.zone_configured(app.file_config, athlete.settings_json or {})
-        zone = athletes.time_zone_choice(session, athlete.id, config, configured, zones)
+    configured = athletes.zone_configured(app.file_config, athlete.settings_json or {})
+    if zones is None:
+        with app.db.transaction() as session:
+            zone = athletes.time_zone_choice(session, athlete.id, config, configured)
+    else:
+        zone = tzdetect.choose(config.athlete.time_zone if configured else None, *zones)
     watched = {runs.PIPELINE, *enabled_sources(config)}  # as the feed's notice: not sources turned off
     facts = [f for f in known.health if f.source in watched]
     notice = health.sync_notice(facts, now, timedelta(hours=config.feed.stale_after_hours))
@@ -155,9 +158,15 @@ def status(app: App, as_json: bool) -> int:
             else athletes.all_athletes(session)
         )
         known = squad.facts(session, [a.id for a in chosen] if app.athlete_key else None, STATES)
-        observed = athletes.observed_zones(session, [a.id for a in chosen])
-    configs = athletes.effective_configs(app.file_config, chosen)
-    system = tzdetect.system_zone()
+        configs = athletes.effective_configs(app.file_config, chosen)
+        system = tzdetect.system_zone()
+        checked = {
+            athletes.zone_to_check(
+                configs[a.key], athletes.zone_configured(app.file_config, a.settings_json or {}), system
+            )
+            for a in chosen
+        }
+        observed = athletes.observed_zones(session, [a.id for a in chosen], [z for z in checked if z])
     data: dict[str, Any] = {
         "database": app.db.url,
         "config": str(app.file_config.source_path) if app.file_config.source_path else None,

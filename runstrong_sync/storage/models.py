@@ -69,6 +69,8 @@ class ActivityRow(Base):
             sqlite_where=text("label IS NULL"),
             postgresql_where=text("label IS NULL"),
         ),
+        # the time-zone detection's newest activities per athlete, read without the wide rows
+        Index("ix_activities_zone", "athlete_id", "start_utc", "time_zone", "file_offset_s"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +96,9 @@ class ActivityRow(Base):
     laps_json: Mapped[list[Any]] = mapped_column(JSON, default=list)
     derived_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     raw_json: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What the time-zone detection reads, taken from raw_json when it is stored (tzdetect.zone_columns)
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)  # Strava's zone for it
+    file_offset_s: Mapped[int | None] = mapped_column(Integer, default=None)  # UTC offset its file wrote
     schema_version: Mapped[int] = mapped_column(Integer, default=PAYLOAD_SCHEMA_VERSION)
     label: Mapped[str | None] = mapped_column(String(16))
     confidence: Mapped[float | None] = mapped_column(Float)

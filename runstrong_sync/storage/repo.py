@@ -35,6 +35,7 @@ from runstrong_sync.storage.models import (
     StateRow,
     SyncRunRow,
 )
+from runstrong_sync.tzdetect import zone_columns
 
 MATCH_START_S = 120  # the same run from two sources starts within 2 minutes...
 MATCH_TOLERANCE = 0.05  # ...and agrees on duration and distance within 5 %
@@ -110,6 +111,7 @@ def _apply(row: ActivityRow, activity: Activity, now: datetime) -> None:
     row.laps_json = codec.laps_to_json(activity.laps)
     row.derived_json = codec.derived_to_json(activity.derived)
     row.raw_json = activity.raw
+    row.time_zone, row.file_offset_s = zone_columns(activity.source, activity.utc_offset_s, activity.raw)
     row.schema_version = PAYLOAD_SCHEMA_VERSION
     row.updated_at = now
 
