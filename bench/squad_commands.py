@@ -7,13 +7,15 @@ athlete, then N athletes more, each with their own copy of those activities and 
 runs; runs each command as a fresh process `--repeat` times (3 in --quick, 5 otherwise) and prints
 the median CPU seconds, the ratio to `python -c pass` measured in the same run, and the target
 (0.5 s). With ``--against REV`` (default: where this branch left main) the same commands of that
-revision run on the same database in the same run: before, after and their ratio.
+revision run on a copy of the same database, taken back to that revision's schema, in the same
+run: before, after and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -31,7 +33,12 @@ from sqlalchemy import insert, select  # noqa: E402
 from runstrong_sync import pipeline  # noqa: E402
 from runstrong_sync.config import load_config  # noqa: E402
 from runstrong_sync.storage import repo  # noqa: E402
-from runstrong_sync.storage.db import open_database  # noqa: E402
+from runstrong_sync.storage.db import (  # noqa: E402
+    alembic_config,
+    head_revision,
+    migration_engine,
+    open_database,
+)
 from runstrong_sync.storage.models import ActivityRow, SyncRunRow  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)
@@ -73,6 +80,30 @@ def build(folder: Path, squad: int) -> Path:
     return config_path
 
 
+def schema_of(tree: Path, config_path: Path, folder: Path) -> Path:
+    """A copy of the database with the schema ``tree``'s code expects (its newest migration), and
+    a configuration that uses it: another revision refuses a schema newer than its own."""
+    head = head_revision(tree / "runstrong_sync" / "storage" / "migrations" / "versions")
+    if head is None:
+        raise SystemExit(f"{tree}: its migrations have no single head")
+    (folder / "data").mkdir(parents=True)
+    shutil.copy(config_path.parent / "data" / "runstrong.sqlite", folder / "data" / "runstrong.sqlite")
+    config = folder / "config.toml"
+    text = config_path.read_text(encoding="utf-8")
+    config.write_text(text.replace(str(config_path.parent / "data"), str(folder / "data")), encoding="utf-8")
+    from alembic import command
+
+    db = open_database(load_config(config, environ={}).database_url, migrate=False)
+    ddl = migration_engine(db.engine)
+    with ddl.begin() as connection:  # this tree's migrations take it back to that revision
+        alembic = alembic_config(db.engine)
+        alembic.attributes["connection"] = connection
+        command.downgrade(alembic, head)
+    ddl.dispose()
+    db.dispose()
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -88,11 +119,11 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTRONG_")}
         env |= {"RUNSTRONG_CONFIG": str(config_path), "COLUMNS": "200"}
         after = cli_at(ROOT, env, sys.executable)
-        before = (
-            cli_at(source_tree(args.against, Path(name) / "before"), env, sys.executable)
-            if args.against
-            else None
-        )
+        before = None
+        if args.against:
+            tree = source_tree(args.against, Path(name) / "before")
+            config_before = schema_of(tree, config_path, Path(name) / "before-db")
+            before = cli_at(tree, {**env, "RUNSTRONG_CONFIG": str(config_before)}, sys.executable)
         baseline = median_cpu([sys.executable, "-c", "pass"], env, repeat)
         print(f"{args.athletes + 1} athletes; python -c pass: {baseline:.3f} s CPU (median of {repeat})")
         if before is not None:
