@@ -14,8 +14,10 @@ import stat
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from runstrong_sync.config import Config
+if TYPE_CHECKING:  # set_private_umask runs before anything else: `--help` loads no configuration code
+    from runstrong_sync.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -43,6 +43,12 @@ def test_help_imports_no_heavy_module(tmp_path: Path) -> None:
     assert heavy == []
 
 
+def test_help_loads_neither_the_configuration_nor_rich(tmp_path: Path) -> None:
+    loaded = _modules_after(["--help"], tmp_path)
+    assert "runstrong_sync.cli.group" in loaded
+    assert not {m for m in loaded if m == "runstrong_sync.config" or m.split(".")[0] == "rich"}
+
+
 def test_a_command_help_imports_only_its_module(tmp_path: Path) -> None:
     loaded = _modules_after(["activities", "--help"], tmp_path)
     assert "runstrong_sync.cli.core" in loaded

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
 if TYPE_CHECKING:  # imported where used, so that `--help` and light commands start quickly
+    from rich.console import Console
+
     from runstrong_sync.config import Config
     from runstrong_sync.storage.db import Database
 
@@ -24,7 +25,7 @@ class App:
     verbose: bool = False
     athlete_key: str | None = None  # --athlete; None: the default athlete (and, for sync, everyone)
     console: Console = field(default_factory=lambda: _console())
-    errors: Console = field(default_factory=lambda: Console(stderr=True))
+    errors: Console = field(default_factory=lambda: _console(stderr=True))
     _config: Config | None = None
     _file_config: Config | None = None
     _db: Database | None = None
@@ -114,10 +115,13 @@ def setup_logging(verbose: bool, console: Console) -> None:
 pass_app = click.make_pass_decorator(App)
 
 
-def _console() -> Console:
-    """Tables stay readable when piped: at least 120 columns unless COLUMNS says otherwise."""
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
+def _console(*, stderr: bool = False) -> Console:
+    """Tables stay readable when piped: at least 120 columns unless COLUMNS says otherwise. Rich is
+    imported here, when a command runs: `--help` does without it."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if not stderr and not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = max(console.width, 120)
     return console
 
