@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from runstrong_sync.health import OK_OUTCOMES, SourceHealth
@@ -21,7 +21,7 @@ from runstrong_sync.storage.runs import RUNNING
 class AthleteFacts:
     activities: int = 0
     rejected: int = 0
-    last_runs: list[SyncRunRow] = field(default_factory=list)
+    last_runs: list[LastRun] = field(default_factory=list)
     health: list[SourceHealth] = field(default_factory=list)
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -62,43 +62,61 @@ def facts(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    """A source's newest sync run, as `status` shows it."""
+
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    summary_json: dict[str, Any]
+
+
 def _runs(session: Session, athletes: Sequence[int] | None, out: dict[int, AthleteFacts]) -> None:
-    scope = [SyncRunRow.athlete_id.in_(athletes)] if athletes is not None else []
-    finished = [*scope, SyncRunRow.outcome != RUNNING]
-    group = (SyncRunRow.athlete_id, SyncRunRow.source)
-    newest_any = select(func.max(SyncRunRow.id)).where(*scope).group_by(*group)
-    for row in session.scalars(
-        select(SyncRunRow).where(SyncRunRow.id.in_(newest_any)).order_by(SyncRunRow.source)
-    ):
-        out[row.athlete_id].last_runs.append(row)
-    firsts = {
-        (a, s): started
-        for a, s, started in session.execute(
-            select(*group, func.min(SyncRunRow.started_at)).where(*finished).group_by(*group)
-        ).all()
-    }
-    successes = {
-        (a, s): finished_at
-        for a, s, finished_at in session.execute(
-            select(*group, func.max(SyncRunRow.finished_at))
-            .where(*finished, SyncRunRow.outcome.in_(sorted(OK_OUTCOMES)))
-            .group_by(*group)
-        ).all()
-    }
-    newest_finished = select(func.max(SyncRunRow.id)).where(*finished).group_by(*group)
-    for last in session.scalars(
-        select(SyncRunRow).where(SyncRunRow.id.in_(newest_finished)).order_by(SyncRunRow.source)
-    ):
-        key = (last.athlete_id, last.source)
-        message = last.summary_json.get("message") if isinstance(last.summary_json, dict) else None
-        success = successes.get(key)
-        out[last.athlete_id].health.append(
-            SourceHealth(
-                source=last.source,
-                first_started=_aware(firsts[key]),
-                last_started=last.started_at,
-                last_outcome=last.outcome,
-                last_message=message,
-                last_success=_aware(success) if success is not None else None,
-            )
+    """Per athlete and source, in one grouped query: the newest run, the newest finished one, when
+    the first finished run started and when the last successful one finished; then those runs."""
+    finished = SyncRunRow.outcome != RUNNING
+    ok = SyncRunRow.outcome.in_(sorted(OK_OUTCOMES))
+    stamp = SyncRunRow.started_at.type
+    grouped = select(
+        SyncRunRow.athlete_id,
+        SyncRunRow.source,
+        func.max(SyncRunRow.id),
+        func.max(case((finished, SyncRunRow.id))),
+        type_coerce(func.min(case((finished, SyncRunRow.started_at))), stamp),
+        type_coerce(func.max(case((ok, SyncRunRow.finished_at))), stamp),
+    ).group_by(SyncRunRow.athlete_id, SyncRunRow.source)
+    if athletes is not None:
+        grouped = grouped.where(SyncRunRow.athlete_id.in_(athletes))
+    groups = session.execute(grouped).all()
+    wanted = {i for g in groups for i in g[2:4] if i is not None}
+    runs = {
+        r.id: LastRun(r.source, r.started_at, r.finished_at, r.outcome, r.summary_json)
+        for r in session.execute(
+            select(
+                SyncRunRow.id,
+                SyncRunRow.source,
+                SyncRunRow.started_at,
+                SyncRunRow.finished_at,
+                SyncRunRow.outcome,
+                SyncRunRow.summary_json,
+            ).where(SyncRunRow.id.in_(wanted))
         )
+    }
+    for athlete, _, newest, newest_finished, first, success in sorted(groups, key=lambda g: g[1]):
+        out[athlete].last_runs.append(runs[newest])
+        if newest_finished is not None:
+            out[athlete].health.append(_health(runs[newest_finished], first, success))
+
+
+def _health(last: LastRun, first: datetime, success: datetime | None) -> SourceHealth:
+    message = last.summary_json.get("message") if isinstance(last.summary_json, dict) else None
+    return SourceHealth(
+        source=last.source,
+        first_started=_aware(first),
+        last_started=last.started_at,
+        last_outcome=last.outcome,
+        last_message=message,
+        last_success=_aware(success) if success is not None else None,
+    )
