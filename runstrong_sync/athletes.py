@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -335,6 +335,14 @@ def keys(db: Database, config: Config, now: datetime) -> list[str]:
             if key != DEFAULT_ATHLETE
         ]
     return [DEFAULT_ATHLETE, *others]
+
+
+def now_for(today: date | None, config: Config, clock: datetime | None = None) -> datetime:
+    """The pipeline's "now": the start of a pinned day (reproducible), else the clock."""
+    zone = config.athlete.zone
+    if today is not None:
+        return datetime.combine(today, time(0, 0), tzinfo=zone)
+    return (clock or datetime.now(zone)).astimezone(zone)
 
 
 def local_day(config: Config, now: datetime) -> date:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -98,12 +98,7 @@ class SyncReport:
         return worst_status(statuses)
 
 
-def now_for(today: date | None, config: Config, clock: datetime | None = None) -> datetime:
-    """The pipeline's "now": the start of a pinned day (reproducible), else the clock."""
-    zone = config.athlete.zone
-    if today is not None:
-        return datetime.combine(today, time(0, 0), tzinfo=zone)
-    return (clock or datetime.now(zone)).astimezone(zone)
+now_for = athletes.now_for  # kept beside the athlete's zone: commands find "now" without the pipeline
 
 
 def athlete_id(db: Database, config: Config, now: datetime, key: str = DEFAULT_ATHLETE) -> int:

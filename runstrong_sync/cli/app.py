@@ -47,16 +47,16 @@ class App:
     def config(self) -> Config:
         """The configuration of the athlete in use (``--athlete``), else the file's."""
         if self._config is None:
-            from runstrong_sync import athletes, pipeline
+            from runstrong_sync import athletes
 
             if self.athlete_key is None and athletes.zone_configured(self.file_config, {}):
                 self._config = self.file_config
             elif self.athlete_key is None:  # the time zone is found from the data, once
-                now = pipeline.now_for(self.today, self.file_config)
-                key = pipeline.DEFAULT_ATHLETE
+                now = athletes.now_for(self.today, self.file_config)
+                key = athletes.DEFAULT_ATHLETE
                 _, self._config = athletes.config_for(self.db, self.file_config, key, now)
             else:
-                now = pipeline.now_for(self.today, self.file_config)
+                now = athletes.now_for(self.today, self.file_config)
                 _, self._config = athletes.config_for(self.db, self.file_config, self.athlete_key, now)
         return self._config
 
@@ -75,14 +75,14 @@ class App:
         return self._db
 
     def now(self) -> datetime:
-        from runstrong_sync import pipeline
+        from runstrong_sync import athletes
 
-        return pipeline.now_for(self.today, self.config)
+        return athletes.now_for(self.today, self.config)
 
     def athlete(self) -> int:
-        from runstrong_sync import athletes, pipeline
+        from runstrong_sync import athletes
 
-        key = self.athlete_key or pipeline.DEFAULT_ATHLETE
+        key = self.athlete_key or athletes.DEFAULT_ATHLETE
         athlete, _ = athletes.config_for(self.db, self.file_config, key, self.now())
         return athlete
 

@@ -14,12 +14,10 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
-from runstrong_sync import athletes, health, pipeline, tzdetect
+from runstrong_sync import athletes, health, tzdetect
 from runstrong_sync.cli.app import App, pass_app
-from runstrong_sync.cli.edit import confirm
 from runstrong_sync.cli.group import cli
 from runstrong_sync.config import Config
-from runstrong_sync.daemon import Daemon
 from runstrong_sync.errors import ConfigError
 from runstrong_sync.sources import enabled_sources
 from runstrong_sync.storage import runs, squad
@@ -278,6 +276,8 @@ def daemon(app: App, catch_up: bool) -> int:
     """Run the nightly sync ([daemon] sync_time), optional polling, the folder watcher and the feed
     server in one process. SIGTERM or SIGINT finish the current file, then stop."""
     logging.getLogger("runstrong_sync").setLevel(logging.INFO)
+    from runstrong_sync.daemon import Daemon  # with the pipeline: only the daemon needs them
+
     Daemon(app.file_config, app.db, catch_up=catch_up).run_forever()
     return 0
 
@@ -372,11 +372,13 @@ def athletes_list(app: App, as_json: bool) -> int:
 @pass_app
 def athletes_remove(app: App, key: str, yes: bool) -> int:
     """Remove an athlete and everything stored for them (their feed file is left in place)."""
-    if key == pipeline.DEFAULT_ATHLETE:
+    if key == athletes.DEFAULT_ATHLETE:
         raise ConfigError(
             "The default athlete cannot be removed; it is the one the configuration file describes."
         )
     if not yes:
+        from runstrong_sync.cli.edit import confirm
+
         confirm(f"Remove athlete {key!r} and all their activities and plans?")
     count = athletes.remove(app.db, key)
     click.echo(f"removed {key} and {count} activities")
