@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from revision import cli_at, default_before, source_tree
-from startup import median_cpu
+from startup import compiled, median_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--against", default=default_before(), help="git revision measured as before")
     args = parser.parse_args()
     repeat = args.repeat or (3 if args.quick else 5)
+    compiled()
     with tempfile.TemporaryDirectory(prefix="runstrong-squad-") as name:
         config_path = build(Path(name), args.athletes)
         env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTRONG_")}
