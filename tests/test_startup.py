@@ -115,3 +115,23 @@ def test_current_schema_is_checked_without_alembic(tmp_path: Path) -> None:
     assert subprocess.run(check, capture_output=True, text=True, check=True).stdout.strip() == "True"
     assert database.schema_is_current(engine)  # an older schema is brought up to date
     engine.dispose()
+
+
+PARTIAL_INDEXES = """
+import sys
+import runstrong_sync.storage.models as models
+assert not [m for m in sys.modules if m.startswith("sqlalchemy.dialects.")], "a dialect was loaded"
+models.declare_partial_indexes()
+models.declare_partial_indexes()  # once only
+found = [i for t in models.Base.metadata.tables.values() for i in t.indexes]
+partial = {i.name: i for i in found if i.dialect_options["sqlite"]["where"] is not None}
+assert sorted(partial) == ["ix_activities_unlabelled", "ix_sync_runs_running"], found
+assert partial["ix_activities_unlabelled"].table.name == "activities"
+assert partial["ix_sync_runs_running"].table.name == "sync_runs"
+assert all(i.dialect_options["postgresql"]["where"] is not None for i in partial.values())
+assert len(found) == len({i.name for i in found})
+"""
+
+
+def test_models_load_no_database_dialect_and_the_migrations_see_the_partial_indexes() -> None:
+    subprocess.run([sys.executable, "-c", PARTIAL_INDEXES], check=True)

@@ -62,13 +62,6 @@ class ActivityRow(Base):
     __tablename__ = "activities"
     __table_args__ = (
         Index("ix_activities_athlete_start", "athlete_id", "start_utc"),
-        Index(  # what relabelling must label, found without reading the history
-            "ix_activities_unlabelled",
-            "athlete_id",
-            "start_utc",
-            sqlite_where=text("label IS NULL"),
-            postgresql_where=text("label IS NULL"),
-        ),
         # the time-zone detection's newest activities per athlete, read without the wide rows
         Index("ix_activities_zone", "athlete_id", "start_utc", "time_zone", "file_offset_s"),
     )
@@ -179,15 +172,7 @@ class RejectionRow(Base):
 
 class SyncRunRow(Base):
     __tablename__ = "sync_runs"
-    __table_args__ = (
-        Index("ix_sync_runs_athlete_source", "athlete_id", "source", "id"),
-        Index(  # runs left unfinished by a killed process, found without reading the others
-            "ix_sync_runs_running",
-            "athlete_id",
-            sqlite_where=text("outcome = 'running'"),
-            postgresql_where=text("outcome = 'running'"),
-        ),
-    )
+    __table_args__ = (Index("ix_sync_runs_athlete_source", "athlete_id", "source", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
@@ -261,3 +246,30 @@ class InstallSecret(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+UNLABELLED = "label IS NULL"
+RUNNING = "outcome = 'running'"
+
+
+def declare_partial_indexes() -> None:
+    """Add the partial indexes to the tables' metadata: what relabelling must label, and runs left
+    unfinished by a killed process, each found without reading the rest. Declared only where the
+    schema is managed (migrations/env.py): their where-clauses make SQLAlchemy load the dialect of
+    every database named, PostgreSQL's too on SQLite, at a cost to every command's start-up."""
+    declared = {i.name for table in Base.metadata.tables.values() for i in table.indexes}
+    if "ix_activities_unlabelled" not in declared:
+        Index(
+            "ix_activities_unlabelled",
+            ActivityRow.athlete_id,
+            ActivityRow.start_utc,
+            sqlite_where=text(UNLABELLED),
+            postgresql_where=text(UNLABELLED),
+        )
+    if "ix_sync_runs_running" not in declared:
+        Index(
+            "ix_sync_runs_running",
+            SyncRunRow.athlete_id,
+            sqlite_where=text(RUNNING),
+            postgresql_where=text(RUNNING),
+        )

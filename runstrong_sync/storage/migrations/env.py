@@ -5,9 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from runstrong_sync.storage.models import Base
+from runstrong_sync.storage.models import Base, declare_partial_indexes
 
 config = context.config
+declare_partial_indexes()  # the schema in full, for comparisons with the database
 target_metadata = Base.metadata
 
 
