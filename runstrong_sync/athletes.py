@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, case, func, literal, select
+from sqlalchemy.orm import Session, aliased
 
 from runstrong_sync import tzdetect
 from runstrong_sync.config import Config, validate
@@ -215,9 +215,108 @@ def observed_zones(
     session: Session, athlete_ids: Sequence[int], zones: Iterable[ZoneInfo]
 ) -> dict[int, tzdetect.Observations]:
     """What each athlete's newest activities (``TIME_ZONE_SAMPLE``) say of their time zone, counted
-    in one query over the columns kept for it: Strava's zones, the files with their own local time
-    and how many of those have the offset of each of ``zones`` on their day."""
+    by the database over the columns kept for it: Strava's zones, the files with their own local
+    time and how many of those have the offset of each of ``zones`` on their day.
+
+    Each athlete's sample is found through the index from the start of their 200th newest activity
+    on, so the cost follows the sample, not the history. When that start is shared by activities
+    the sample cuts between, or two Strava zones are first named at the same moment, the
+    athlete's sample is numbered activity by activity instead (newest first, then by id)."""
     checked = {zone.key: zone for zone in zones}
+    if not athlete_ids:
+        return {}
+    cutoffs = _cutoffs(athlete_ids)
+    periods = _offset_periods(session, cutoffs, checked.values())
+    found = _counted(session, athlete_ids, cutoffs, periods)
+    unsure = [a for a, rows in found.items() if not _exact(rows)]
+    if unsure:
+        found.update(_numbered(session, unsure, periods))
+    return {a: _observations(found[a], list(checked)) for a in athlete_ids}
+
+
+def _cutoffs(athlete_ids: Sequence[int]) -> Any:
+    """Per athlete: the start of their ``TIME_ZONE_SAMPLE``-th newest activity (None: fewer), their
+    oldest and newest start. The limit keeps SQLite from merging it into a join, where the cutoff
+    would be looked up again for every activity."""
+    older = aliased(ActivityRow)
+
+    def start(descending: bool, skip: int) -> Any:
+        order = older.start_utc.desc() if descending else older.start_utc
+        found = select(older.start_utc).where(older.athlete_id == Athlete.id).order_by(order)
+        return found.limit(1).offset(skip).scalar_subquery()
+
+    return (
+        select(
+            Athlete.id.label("athlete_id"),
+            start(True, TIME_ZONE_SAMPLE - 1).label("since"),
+            start(False, 0).label("oldest"),
+            start(True, 0).label("newest"),
+        )
+        .where(Athlete.id.in_(athlete_ids))
+        .limit(len(athlete_ids))
+        .subquery()
+    )
+
+
+def _offset_periods(
+    session: Session, cutoffs: Any, zones: Iterable[ZoneInfo]
+) -> dict[str, list[tuple[datetime, int]]]:
+    """Each zone's UTC offsets over the time the athletes' samples span."""
+    zones = list(zones)
+    if not zones:
+        return {}
+    first, last = session.execute(
+        select(func.min(func.coalesce(cutoffs.c.since, cutoffs.c.oldest)), func.max(cutoffs.c.newest))
+    ).one()
+    if first is None or last is None:
+        return {zone.key: [] for zone in zones}
+    first, last = _aware(first), _aware(last)
+    return {zone.key: tzdetect.offset_periods(zone, first, last) for zone in zones}
+
+
+def _agreeing(start: Any, offset: Any, periods: dict[str, Any]) -> list[Any]:
+    """Per zone checked: how many files with their own local time have its offset at their start."""
+    return [func.sum(case((offset == _offset_at(start, found), 1), else_=0)) for found in periods.values()]
+
+
+# A row per athlete and Strava zone (None: every other activity): (athlete, zone, activities,
+# files with their own local time, the order Strava named the zone in, agreeing per zone checked).
+def _counted(
+    session: Session, athlete_ids: Sequence[int], cutoffs: Any, periods: dict[str, Any]
+) -> dict[int, list[Any]]:
+    """Every sample counted in one grouped query; the order of a zone is its newest start (negated)."""
+    row = ActivityRow
+    earliest = literal(datetime(1, 1, 1, tzinfo=UTC), row.start_utc.type)
+    query = (
+        select(
+            row.athlete_id,
+            row.time_zone,
+            func.count(),
+            func.count(row.file_offset_s),
+            func.max(row.start_utc),
+            *_agreeing(row.start_utc, row.file_offset_s, periods),
+        )
+        .join(
+            cutoffs,
+            (cutoffs.c.athlete_id == row.athlete_id)
+            & (row.start_utc >= func.coalesce(cutoffs.c.since, earliest)),
+        )
+        .group_by(row.athlete_id, row.time_zone)
+    )
+    found: dict[int, list[Any]] = {a: [] for a in athlete_ids}
+    for athlete, zone, count, offsets, newest, *agreeing in session.execute(query):
+        found[athlete].append((zone, count, offsets, -_aware(newest).timestamp(), *agreeing))
+    return found
+
+
+def _exact(rows: Sequence[Any]) -> bool:
+    """Whether counting from the cutoff gave the sample itself, and Strava's zones in one order."""
+    orders = [r[3] for r in rows if r[0] is not None]
+    return sum(r[1] for r in rows) <= TIME_ZONE_SAMPLE and len(set(orders)) == len(orders)
+
+
+def _numbered(session: Session, athlete_ids: Sequence[int], periods: dict[str, Any]) -> dict[int, list[Any]]:
+    """The samples of ``athlete_ids`` numbered activity by activity; the order is the position."""
     newest = (
         select(
             ActivityRow.athlete_id,
@@ -233,11 +332,6 @@ def observed_zones(
         .where(ActivityRow.athlete_id.in_(athlete_ids))
         .subquery()
     )
-    periods = _offset_periods(session, athlete_ids, checked.values())
-    agreeing = [
-        func.sum(case((newest.c.file_offset_s == _offset_at(newest.c.start_utc, periods[key]), 1), else_=0))
-        for key in checked
-    ]
     query = (
         select(
             newest.c.athlete_id,
@@ -245,46 +339,25 @@ def observed_zones(
             func.count(),
             func.count(newest.c.file_offset_s),
             func.min(newest.c.position),
-            *agreeing,
+            *_agreeing(newest.c.start_utc, newest.c.file_offset_s, periods),
         )
-        .where(
-            newest.c.position <= TIME_ZONE_SAMPLE,
-            or_(newest.c.time_zone.is_not(None), newest.c.file_offset_s.is_not(None)),
-        )
+        .where(newest.c.position <= TIME_ZONE_SAMPLE)
         .group_by(newest.c.athlete_id, newest.c.time_zone)
     )
     found: dict[int, list[Any]] = {a: [] for a in athlete_ids}
-    for row in session.execute(query):
-        found[row[0]].append(row)
-    return {a: _observations(rows, list(checked)) for a, rows in found.items()}
+    for athlete, *counts in session.execute(query):
+        found[athlete].append(tuple(counts))
+    return found
 
 
 def _observations(rows: Sequence[Any], keys: Sequence[str]) -> tzdetect.Observations:
     """One athlete's counts, a row per Strava zone (and one for the rest), as Observations."""
-    strava = sorted((r[4], r[1], r[2]) for r in rows if r[1] is not None)
+    strava = sorted((r[3], r[0], r[1]) for r in rows if r[0] is not None)
     return tzdetect.Observations(
         strava=tuple((name, count) for _, name, count in strava),
-        with_offset=sum(r[3] for r in rows),
-        agreeing={key: sum(int(r[5 + i] or 0) for r in rows) for i, key in enumerate(keys)},
+        with_offset=sum(r[2] for r in rows),
+        agreeing={key: sum(int(r[4 + i] or 0) for r in rows) for i, key in enumerate(keys)},
     )
-
-
-def _offset_periods(
-    session: Session, athlete_ids: Sequence[int], zones: Iterable[ZoneInfo]
-) -> dict[str, list[tuple[datetime, int]]]:
-    """Each zone's UTC offsets over the time the athletes' files with their own local time span."""
-    zones = list(zones)
-    if not zones:
-        return {}
-    first, last = session.execute(
-        select(func.min(ActivityRow.start_utc), func.max(ActivityRow.start_utc)).where(
-            ActivityRow.athlete_id.in_(athlete_ids), ActivityRow.file_offset_s.is_not(None)
-        )
-    ).one()
-    if first is None or last is None:
-        return {zone.key: [] for zone in zones}
-    first, last = _aware(first), _aware(last)
-    return {zone.key: tzdetect.offset_periods(zone, first, last) for zone in zones}
 
 
 def _aware(value: datetime) -> datetime:

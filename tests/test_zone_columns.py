@@ -296,6 +296,22 @@ def test_the_squads_counts_are_each_activitys(database_url: str, tmp_path: Path)
         start = NOW + timedelta(hours=1) - timedelta(days=n)  # hours from any of the runs above
         squad["strava"].append(replace(run, source="strava", start_utc=start, external_id=f"s{n}", raw=raw))
     squad["strava"] += [replace(a, external_id=f"f{a.external_id}") for a in squad["far"][:40]]
+    # The sample ends inside 25 runs started at the same moment: which of them are in goes by id.
+    squad["ties"] = [replace(a, external_id=f"t{a.external_id}") for a in squad["far"][:190]]
+    for n in range(25):
+        offset = 3600 if n % 3 else 7200
+        tied = replace(
+            run, start_utc=NOW - timedelta(days=400), utc_offset_s=offset, raw={"offset_from": "file"}
+        )
+        squad["ties"].append(replace(tied, external_id=f"tie{n}", elapsed_s=run.elapsed_s * 1.1**n))
+    # Two Strava zones first named at the same moment, as often as each other: the first stored wins.
+    squad["same"] = []
+    for n, (name, days) in enumerate(
+        [("Asia/Tokyo", 0), ("Europe/Paris", 0), ("Asia/Tokyo", 1), ("Europe/Paris", 2)]
+    ):
+        raw = {"timezone": f"(GMT+01:00) {name}"}
+        start = NOW - timedelta(days=days)
+        squad["same"].append(replace(run, source="strava", start_utc=start, external_id=f"z{n}", raw=raw))
     db = open_database(database_url)
     try:
         ids = {}
@@ -317,8 +333,8 @@ def test_the_squads_counts_are_each_activitys(database_url: str, tmp_path: Path)
                 agreeing,
             )
         assert counted[ids["strava"]].strava[:2] == (("Asia/Tokyo", 2), ("Europe/Paris", 2))
-        assert (
-            tzdetect.choose(None, counted[ids["strava"]], None).name == "Asia/Tokyo"
-        )  # the newest of equals
+        newest_of_equals = tzdetect.choose(None, counted[ids["strava"]], None)
+        assert newest_of_equals.name == "Asia/Tokyo"
+        assert tzdetect.choose(None, counted[ids["same"]], None).name == "Asia/Tokyo"  # stored first
     finally:
         db.dispose()
