@@ -1,11 +1,12 @@
 """`status` and `athletes list` for a squad: CPU seconds with 1,000 athletes against `python -c pass`.
 
-    python bench/squad_commands.py [--quick] [--athletes 1000] [--repeat N] [--against REV]
+    python bench/squad_commands.py [--quick] [--athletes 1000] [--years Y] [--repeat N] [--against REV]
 
 Builds a database (in a temporary folder) with the demo's six weeks imported for the default
 athlete, then N athletes more, each with their own copy of those activities and a night's sync
-runs; runs each command as a fresh process `--repeat` times (3 in --quick, 5 otherwise) and prints
-the median CPU seconds, the ratio to `python -c pass` measured in the same run, and the target
+runs (with ``--years``, those weeks again further back, Y years more for each athlete); runs each
+command as a fresh process `--repeat` times (3 in --quick, 5 otherwise) and prints the median CPU
+seconds, the ratio to `python -c pass` measured in the same run, and the target
 (0.5 s). With ``--against REV`` (default: where this branch left main) the same commands of that
 revision run on a copy of the same database, taken back to that revision's schema, in the same
 run: before, after and their ratio.
@@ -43,9 +44,10 @@ from runstrong_sync.storage.models import ActivityRow, SyncRunRow  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)
 TARGET_S = 0.5
+DEMO_WEEKS = 6
 
 
-def build(folder: Path, squad: int) -> Path:
+def build(folder: Path, squad: int, years: float = 0) -> Path:
     config_path = folder / "config.toml"
     config_path.write_text(
         f'data_dir = "{folder / "data"}"\n[athlete]\ntime_zone = "Europe/Berlin"\n', encoding="utf-8"
@@ -63,6 +65,13 @@ def build(folder: Path, squad: int) -> Path:
         session.flush()
         rows = [dict(t, athlete_id=i) for i in ids for t in templates]
         session.execute(insert(ActivityRow), rows)
+        # Older history: the same six weeks again and again further back, without their samples
+        # and laps (what status and athletes list read are the columns).
+        light = [dict(t, laps_json=[], derived_json=None) for t in templates]
+        for back in range(1, round(years * 52 / DEMO_WEEKS) + 1):
+            shift = timedelta(weeks=DEMO_WEEKS * back)
+            older = [dict(t, start_utc=t["start_utc"] - shift) for t in light]
+            session.execute(insert(ActivityRow), [dict(t, athlete_id=i) for i in ids for t in older])
         runs = [
             {
                 "athlete_id": i,
@@ -111,12 +120,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 runs per command instead of 5")
     parser.add_argument("--athletes", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument(
+        "--years", type=float, default=0, help="history per athlete beyond the demo's six weeks"
+    )
     parser.add_argument("--against", default=default_before(), help="git revision measured as before")
     args = parser.parse_args()
     repeat = args.repeat or (3 if args.quick else 5)
     compiled()
     with tempfile.TemporaryDirectory(prefix="runstrong-squad-") as name:
-        config_path = build(Path(name), args.athletes)
+        config_path = build(Path(name), args.athletes, args.years)
         env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTRONG_")}
         env |= {"RUNSTRONG_CONFIG": str(config_path), "COLUMNS": "200"}
         after = cli_at(ROOT, env, sys.executable)
@@ -126,7 +138,9 @@ def main() -> None:
             config_before = schema_of(tree, config_path, Path(name) / "before-db")
             before = cli_at(tree, {**env, "RUNSTRONG_CONFIG": str(config_before)}, sys.executable)
         baseline = median_cpu([sys.executable, "-c", "pass"], env, repeat)
-        print(f"{args.athletes + 1} athletes; python -c pass: {baseline:.3f} s CPU (median of {repeat})")
+        history = f", {args.years:g} more years of runs each" if args.years else ""
+        print(f"{args.athletes + 1} athletes{history}; python -c pass: {baseline:.3f} s CPU", end="")
+        print(f" (median of {repeat})")
         if before is not None:
             print(f"before: revision {args.against[:12]}; after: this tree")
         head = f"{'command':<22} {'before s':>9} {'after s':>8} {'before/after':>13}"
