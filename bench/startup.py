@@ -1,12 +1,14 @@
 """Start-up cost of the command line: CPU seconds of whole processes against `python -c pass`.
 
-    python bench/startup.py [--quick] [--repeat N]
+    python bench/startup.py [--quick] [--repeat N] [--against REV]
 
 Builds a small database with the demo's six weeks (in a temporary folder), then runs each
 command as a fresh process `--repeat` times (3 in --quick, 7 otherwise) and takes the median of
 its user+system CPU seconds. Prints each command's seconds, its ratio to `python -c pass` measured
 in the same run, and the target from the issue (CPU seconds; --help 0.15 s, activities, plan and
-week 0.35 s).
+week 0.35 s). With ``--against REV`` (default: where this branch left main) the same commands of
+that revision run in the same run, each revision on a demo database it made itself: before, after
+and their ratio.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+
+from revision import cli_at, default_before, source_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = "2026-10-20"  # the demo's runs end in mid October 2026
@@ -38,10 +43,11 @@ def median_cpu(argv: list[str], env: dict[str, str], repeat: int) -> float:
     return statistics.median(cpu_seconds(argv, env) for _ in range(repeat))
 
 
-def make_database(folder: Path, env: dict[str, str]) -> Path:
+def make_database(folder: Path, env: dict[str, str], cli: Sequence[str] | None = None) -> Path:
+    """The demo's database made by ``cli`` (argv prefix; default: this tree), with a configuration."""
     demo = folder / "demo"
     subprocess.run(
-        [sys.executable, "-m", "runstrong_sync", "--today", TODAY, "demo", "--out", str(demo)],
+        [*(cli or [sys.executable, "-m", "runstrong_sync"]), "--today", TODAY, "demo", "--out", str(demo)],
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -63,12 +69,20 @@ def compiled() -> None:
         compileall.compile_dir(ROOT / package, quiet=1)
 
 
+def side(tree: Path, folder: Path, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The argv prefix and environment that run ``tree``'s command line on its own demo database."""
+    argv, tree_env = cli_at(tree, env, sys.executable)
+    config = make_database(folder, tree_env, argv)
+    return argv, {**tree_env, "RUNSTRONG_CONFIG": str(config), "RUNSTRONG_TODAY": TODAY}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="3 runs per command instead of 7")
     parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument("--against", default=default_before(), help="git revision measured as before")
     args = parser.parse_args()
     repeat = args.repeat or (3 if args.quick else 7)
     compiled()
@@ -76,19 +90,28 @@ def main() -> None:
         folder = Path(temp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTRONG_")}
         env["COLUMNS"] = "120"
-        config = make_database(folder, env)
-        env["RUNSTRONG_CONFIG"] = str(config)
-        env["RUNSTRONG_TODAY"] = TODAY
+        after = side(ROOT, folder / "after", env)
+        before = (
+            side(source_tree(args.against, folder / "tree"), folder / "before", env) if args.against else None
+        )
         baseline = median_cpu([sys.executable, "-c", "pass"], env, repeat)
         print(f"python -c pass: {baseline:.3f} s CPU (median of {repeat})")
-        print(f"{'command':<12} {'CPU s':>7} {'x pass':>7} {'target s':>9}  met")
+        if before is not None:
+            print(f"before: revision {args.against[:12]}; after: this tree")
+        head = f"{'command':<12} {'before s':>9} {'after s':>8} {'before/after':>13}"
+        print(f"{head} {'x pass':>7} {'target s':>9}  met")
         for command in ("--help", "activities", "plan", "week", "zones", "status"):
-            argv = [sys.executable, "-m", "runstrong_sync", command]
-            seconds = median_cpu(argv, env, repeat)
+            seconds = median_cpu([*after[0], command], after[1], repeat)
+            old = median_cpu([*before[0], command], before[1], repeat) if before else None
+            was = (
+                f"{old:9.3f} {seconds:8.3f} {old / seconds:12.2f}x"
+                if old
+                else f"{'-':>9} {seconds:8.3f} {'-':>13}"
+            )
             target = TARGETS.get(command)
             shown = f"{target:.2f}" if target else "-"
             met = "" if target is None else ("yes" if seconds <= target else "NO")
-            print(f"{command:<12} {seconds:7.3f} {seconds / baseline:7.1f} {shown:>9}  {met}")
+            print(f"{command:<12} {was} {seconds / baseline:7.1f} {shown:>9}  {met}")
 
 
 if __name__ == "__main__":
