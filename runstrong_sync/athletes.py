@@ -225,19 +225,18 @@ def observed_zones(
     checked = {zone.key: zone for zone in zones}
     if not athlete_ids:
         return {}
-    cutoffs = _cutoffs(athlete_ids)
-    periods = _offset_periods(session, cutoffs, checked.values())
-    found = _counted(session, athlete_ids, cutoffs, periods)
+    periods = _offset_periods(session, _cutoffs(athlete_ids, span=True), checked.values())
+    found = _counted(session, athlete_ids, _cutoffs(athlete_ids), periods)
     unsure = [a for a, rows in found.items() if not _exact(rows)]
     if unsure:
         found.update(_numbered(session, unsure, periods))
     return {a: _observations(found[a], list(checked)) for a in athlete_ids}
 
 
-def _cutoffs(athlete_ids: Sequence[int]) -> Any:
-    """Per athlete: the start of their ``TIME_ZONE_SAMPLE``-th newest activity (None: fewer), their
-    oldest and newest start. The limit keeps SQLite from merging it into a join, where the cutoff
-    would be looked up again for every activity."""
+def _cutoffs(athlete_ids: Sequence[int], *, span: bool = False) -> Any:
+    """Per athlete: the start of their ``TIME_ZONE_SAMPLE``-th newest activity (None: fewer), with
+    ``span`` their oldest and newest start too. The limit keeps SQLite from merging it into a join,
+    where the cutoff would be looked up again for every activity."""
     older = aliased(ActivityRow)
 
     def start(descending: bool, skip: int) -> Any:
@@ -245,13 +244,9 @@ def _cutoffs(athlete_ids: Sequence[int]) -> Any:
         found = select(older.start_utc).where(older.athlete_id == Athlete.id).order_by(order)
         return found.limit(1).offset(skip).scalar_subquery()
 
+    ends = [start(False, 0).label("oldest"), start(True, 0).label("newest")] if span else []
     return (
-        select(
-            Athlete.id.label("athlete_id"),
-            start(True, TIME_ZONE_SAMPLE - 1).label("since"),
-            start(False, 0).label("oldest"),
-            start(True, 0).label("newest"),
-        )
+        select(Athlete.id.label("athlete_id"), start(True, TIME_ZONE_SAMPLE - 1).label("since"), *ends)
         .where(Athlete.id.in_(athlete_ids))
         .limit(len(athlete_ids))
         .subquery()
