@@ -9,7 +9,7 @@ command as a fresh process `--repeat` times (3 in --quick, 5 otherwise) and prin
 seconds, the ratio to `python -c pass` measured in the same run, and the target
 (0.5 s). With ``--against REV`` (default: where this branch left main) the same commands of that
 revision run on a copy of the same database, taken back to that revision's schema, in the same
-run: before, after and their ratio.
+run, the two taking turns: before, after and their ratio.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from revision import cli_at, default_before, source_tree
-from startup import compiled, median_cpu
+from startup import compiled, median_cpu, paired
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -151,8 +151,7 @@ def main() -> None:
             ["athletes", "list"],
             ["athletes", "list", "--json"],
         ):
-            seconds = median_cpu([*after[0], *command], after[1], repeat)
-            old = median_cpu([*before[0], *command], before[1], repeat) if before else None
+            seconds, old = paired(command, after, before, repeat)
             met = "yes" if seconds <= TARGET_S else "NO"
             was = (
                 f"{old:9.3f} {seconds:8.3f} {old / seconds:12.2f}x"

@@ -7,8 +7,8 @@ command as a fresh process `--repeat` times (3 in --quick, 7 otherwise) and take
 its user+system CPU seconds. Prints each command's seconds, its ratio to `python -c pass` measured
 in the same run, and the target from the issue (CPU seconds; --help 0.15 s, activities, plan and
 week 0.35 s). With ``--against REV`` (default: where this branch left main) the same commands of
-that revision run in the same run, each revision on a demo database it made itself: before, after
-and their ratio.
+that revision run in the same run, each on a demo database it made itself, the two taking turns:
+before, after and their ratio.
 """
 
 from __future__ import annotations
@@ -43,6 +43,20 @@ def median_cpu(argv: list[str], env: dict[str, str], repeat: int) -> float:
     return statistics.median(cpu_seconds(argv, env) for _ in range(repeat))
 
 
+Side = tuple[list[str], dict[str, str]]  # argv prefix and environment of one revision's command line
+
+
+def paired(command: list[str], after: Side, before: Side | None, repeat: int) -> tuple[float, float | None]:
+    """Median CPU seconds of ``command`` after and before, their runs taking turns, so a change in
+    the machine's load between them weighs on both alike."""
+    runs: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        runs[0].append(cpu_seconds([*after[0], *command], after[1]))
+        if before is not None:
+            runs[1].append(cpu_seconds([*before[0], *command], before[1]))
+    return statistics.median(runs[0]), statistics.median(runs[1]) if runs[1] else None
+
+
 def make_database(folder: Path, env: dict[str, str], cli: Sequence[str] | None = None) -> Path:
     """The demo's database made by ``cli`` (argv prefix; default: this tree), with a configuration."""
     demo = folder / "demo"
@@ -69,7 +83,7 @@ def compiled() -> None:
         compileall.compile_dir(ROOT / package, quiet=1)
 
 
-def side(tree: Path, folder: Path, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+def side(tree: Path, folder: Path, env: dict[str, str]) -> Side:
     """The argv prefix and environment that run ``tree``'s command line on its own demo database."""
     argv, tree_env = cli_at(tree, env, sys.executable)
     config = make_database(folder, tree_env, argv)
@@ -101,8 +115,7 @@ def main() -> None:
         head = f"{'command':<12} {'before s':>9} {'after s':>8} {'before/after':>13}"
         print(f"{head} {'x pass':>7} {'target s':>9}  met")
         for command in ("--help", "activities", "plan", "week", "zones", "status"):
-            seconds = median_cpu([*after[0], command], after[1], repeat)
-            old = median_cpu([*before[0], command], before[1], repeat) if before else None
+            seconds, old = paired([command], after, before, repeat)
             was = (
                 f"{old:9.3f} {seconds:8.3f} {old / seconds:12.2f}x"
                 if old
