@@ -132,7 +132,7 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        if migrate and not schema_is_current(engine):
+        if migrate and not schema_is_current(engine) and not create_schema(engine):
             upgrade(engine)
     except OperationalError as exc:
         engine.dispose()
@@ -153,6 +153,41 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return config
+
+
+VERSION_TABLE = (
+    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+)
+CREATE_LOCK_KEY = 0x72756E7374726F6E  # PostgreSQL: two processes creating one new database take turns
+
+
+def create_schema(engine: Engine) -> bool:
+    """A database without any table gets the newest schema in one go, from the models, stamped at
+    the newest migration: what running every migration in turn would make (a test compares the
+    two), without replaying them. False, changing nothing, when the database holds any table (an
+    older schema is upgraded by its migrations) or the migrations have no single head."""
+    head = head_revision()
+    if head is None:
+        return False
+    from runstrong_sync.storage.models import Base
+
+    ddl = migration_engine(engine)
+    try:
+        with ddl.begin() as connection:  # SQLite: BEGIN IMMEDIATE, the whole schema or nothing
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CREATE_LOCK_KEY})
+            if inspect(connection).get_table_names():
+                return False
+            Base.metadata.create_all(connection)
+            connection.execute(text(VERSION_TABLE))
+            connection.execute(
+                text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head}
+            )
+    finally:
+        if ddl is not engine:
+            ddl.dispose()
+    return True
 
 
 def upgrade(engine: Engine) -> None:
