@@ -16,12 +16,10 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import defusedxml.ElementTree as SafeET
-import gpxpy
-import gpxpy.gpx
 from defusedxml import DefusedXmlException
 
 from runstrong_sync.core.derive import derive_metrics
@@ -31,6 +29,9 @@ from runstrong_sync.errors import FitReadError
 
 from .fitfast import read_fit
 from .fitmap import activities_from_fit, judge_sport, normalise_sport
+
+if TYPE_CHECKING:  # gpxpy is imported when a GPX file is read: FIT imports do without it
+    import gpxpy.gpx
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # larger than any real activity file, plain or unpacked
 FORMATS = ("fit", "gpx", "tcx")
@@ -272,6 +273,9 @@ def repair_xml(data: bytes) -> tuple[bytes, list[str]]:
 
 def _parse_gpx(data: bytes) -> tuple[gpxpy.gpx.GPX, str]:
     """A strict parse first, a recovering one second; the second says what it mended."""
+    import gpxpy
+    import gpxpy.gpx
+
     try:
         return gpxpy.parse(data.decode("utf-8-sig")), "strict XML parse"
     except UnicodeDecodeError as exc:
