@@ -360,7 +360,7 @@ def activity_rows(
 
 
 def stream_activity_rows(
-    session: Session, athlete_id: int, since: datetime | None = None, *, chunk: int = 500
+    session: Session, athlete_id: int, since: datetime | None = None, *, chunk: int = 100
 ) -> Iterator[ActivityRow]:
     """``activity_rows`` read ``chunk`` rows at a time: a row the caller lets go is freed, so
     walking any number of activities takes the memory of one chunk."""
