@@ -2,8 +2,8 @@
 
 The parent checks each input (name, link target, size, archive safety), then hands the readable
 ones to worker processes, at most a few per worker at a time so memory stays flat however many
-files there are. Results come back in input order as plain Activities; storing them (one
-transaction per event) stays with the pipeline in this process. A file's archive or rejected/ move
+files there are. Results come back in input order as plain Activities; storing them (each whole,
+committed in batches) stays with the pipeline in this process. A file's archive or rejected/ move
 happens through the event's hook, after the database commit.
 """
 
