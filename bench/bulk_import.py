@@ -14,8 +14,8 @@ moved by whole days; see fitcopies.py). In the same run it measures:
   the same files (``--baseline-sample 0``: all of them), as files/s and records/s;
 * the import of the folder and of the same files in one zip, each in a fresh process with a fresh
   SQLite database: parent checks, parallel parsing in ``--jobs`` worker processes, every activity
-  stored whole (a savepoint each, committed in batches); wall-clock files/s and records/s, and peak resident memory of the
-  importing process and of its largest worker;
+  stored whole (a savepoint each, committed in batches); wall-clock files/s and records/s, and
+  peak resident memory of the importing process and of its largest worker;
 * the zip import again with a quarter of the files, to show the peak memory stays flat as the
   archive grows;
 * that the values the import path extracts are identical to fitparse's on the sample;
