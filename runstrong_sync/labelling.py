@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from runstrong_sync.config import Config
 from runstrong_sync.core import classify as classifier
 from runstrong_sync.core.domain import Activity, Label, Zones
@@ -21,8 +23,9 @@ from runstrong_sync.core.zones import (
     resolve_zones,
     zones_from_strava,
 )
-from runstrong_sync.storage import repo
+from runstrong_sync.storage import codec, repo
 from runstrong_sync.storage.db import Database
+from runstrong_sync.storage.models import ActivityRow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -105,23 +108,48 @@ class _Window:
 
 
 def _scan(session: Session, athlete: int, since: datetime | None) -> _Window:
-    """The stored activities from ``since`` on (all with None), read a chunk at a time."""
+    """The stored activities from ``since`` on (all with None), read a chunk at a time: only the
+    columns the summaries need, each as an Activity that holds just those."""
+    query = select(
+        ActivityRow.id,
+        ActivityRow.label,
+        ActivityRow.start_utc,
+        ActivityRow.sport,
+        ActivityRow.moving_s,
+        ActivityRow.distance_m,
+        ActivityRow.avg_speed_mps,
+        ActivityRow.workout_type,
+        ActivityRow.trainer,
+        ActivityRow.derived_json,
+    ).where(ActivityRow.athlete_id == athlete, ActivityRow.tombstoned_at.is_(None))
+    if since is not None:
+        query = query.where(ActivityRow.start_utc >= since)
+    query = query.order_by(ActivityRow.start_utc, ActivityRow.id).execution_options(yield_per=CHUNK_ROWS)
     window = _Window()
-    for row in repo.stream_activity_rows(session, athlete, since, chunk=CHUNK_ROWS):
-        activity = repo.row_to_activity(row)
-        window.labels.append((row.id, row.label, row.start_utc))
+    for row_id, label, start, sport, moving, distance, speed, workout, trainer, derived in session.execute(
+        query
+    ):
+        window.labels.append((row_id, label, start))
+        activity = Activity(
+            source="",
+            source_ref="",
+            external_id="",
+            sport=sport,
+            start_utc=start,
+            utc_offset_s=0,
+            elapsed_s=0.0,
+            moving_s=moving,
+            distance_m=distance,
+            avg_speed_mps=speed,
+            workout_type=workout,
+            trainer=trainer,
+            derived=codec.derived_from_json(derived),
+        )
         effort = RunEffort.of(activity)
         if effort is not None:
             window.efforts.append(effort)
         if activity.is_run:
-            window.runs.append(
-                classifier.RunSummary(
-                    activity.start_utc.timestamp(),
-                    activity.moving_s,
-                    activity.distance_m,
-                    activity.avg_speed_mps,
-                )
-            )
+            window.runs.append(classifier.RunSummary(start.timestamp(), moving, distance, speed))
     return window
 
 
