@@ -114,6 +114,18 @@ def _to_utc(value: Any) -> datetime | None:
     return None
 
 
+def _utc_times(values: Sequence[Any]) -> list[datetime | None]:
+    """``_to_utc`` of each record's timestamp, with the naive datetimes of FIT files taken inline."""
+    out: list[datetime | None] = []
+    add = out.append
+    for value in values:
+        if value.__class__ is datetime and value.tzinfo is None:
+            add(value.replace(tzinfo=UTC) if value.year >= 1995 else None)
+        else:
+            add(_to_utc(value))
+    return out
+
+
 def _file_offset_s(content: FitContent) -> int | None:
     """The UTC offset the device wrote (activity local_timestamp against timestamp), if any."""
     stamp = _to_utc(content.activity.get("timestamp"))
@@ -144,7 +156,7 @@ def activities_from_fit(
         raise FitReadError(f"this FIT file holds {file_type} data, not an activity")
     content = anchor_relative_times(content, zone)
     records = content.records
-    times = [_to_utc(t) for t in records.timestamp]
+    times = _utc_times(records.timestamp)
     sessions = content.sessions or [_session_from_records(times, records.distance)]
     if not any(t is not None for t in times) and not content.sessions:
         raise FitReadError("the activity has no records and no session summary")
@@ -279,7 +291,7 @@ def anchor_relative_times(content: FitContent, zone: ZoneInfo) -> FitContent:
         content.file_id.get("time_created"),
         *(m.get(k) for m in (*content.sessions, *content.laps) for k in ("start_time", "timestamp")),
     ]
-    if not any(_is_relative(v) for v in values):
+    if not any(v.__class__ is not datetime and _is_relative(v) for v in values):  # dates: not relative
         return content
     origin = _relative_origin(content, zone)
     if origin is None:

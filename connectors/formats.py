@@ -16,21 +16,21 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import defusedxml.ElementTree as SafeET
-import gpxpy
-import gpxpy.gpx
 from defusedxml import DefusedXmlException
 
-from runstrong_sync.core.derive import derive_metrics
 from runstrong_sync.core.domain import Activity, Lap
 from runstrong_sync.core.text import clean_optional
 from runstrong_sync.errors import FitReadError
 
-from .fitfast import read_fit
-from .fitmap import activities_from_fit, judge_sport, normalise_sport
+if TYPE_CHECKING:  # gpxpy is imported when a GPX file is read: FIT imports do without it
+    import gpxpy.gpx
+
+# The decoders (fitfast, fitmap, derive) are imported when a file is read, so the process that
+# only checks and hands out files (connectors/intake.py) starts without them.
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # larger than any real activity file, plain or unpacked
 FORMATS = ("fit", "gpx", "tcx")
@@ -181,6 +181,9 @@ def read_activity_file(
     plain = unpack(data, name)
     fingerprint = hashlib.sha256(plain).hexdigest()
     if kind == "fit":
+        from .fitfast import read_fit
+        from .fitmap import activities_from_fit
+
         content = read_fit(plain)
         activities = activities_from_fit(content, source_ref, fingerprint, zone)
         result = FileActivities(activities, fingerprint, len(content.records), content.decoder)
@@ -272,6 +275,9 @@ def repair_xml(data: bytes) -> tuple[bytes, list[str]]:
 
 def _parse_gpx(data: bytes) -> tuple[gpxpy.gpx.GPX, str]:
     """A strict parse first, a recovering one second; the second says what it mended."""
+    import gpxpy
+    import gpxpy.gpx
+
     try:
         return gpxpy.parse(data.decode("utf-8-sig")), "strict XML parse"
     except UnicodeDecodeError as exc:
@@ -325,6 +331,8 @@ def _read_gpx(data: bytes, source_ref: str, fingerprint: str, zone: ZoneInfo) ->
         "xml": parsed,
     }
     if sport is None:
+        from .fitmap import judge_sport
+
         sport, raw["sport_guess"] = judge_sport(times, distance, cadence, sport_text)
     activity = _activity_from_series(
         source="gpx",
@@ -535,6 +543,10 @@ def _activity_from_series(
     total_distance: float | None = None,
     altitude: Sequence[float | None] = (),
 ) -> Activity:
+    from runstrong_sync.core.derive import derive_metrics
+
+    from .fitmap import normalise_sport
+
     begin = start or times[0]
     end = times[-1] if times else begin
     elapsed = max((end - begin).total_seconds(), timer_s or 0.0)

@@ -2,8 +2,8 @@
 
 The parent checks each input (name, link target, size, archive safety), then hands the readable
 ones to worker processes, at most a few per worker at a time so memory stays flat however many
-files there are. Results come back in input order as plain Activities; storing them (one
-transaction per event) stays with the pipeline in this process. A file's archive or rejected/ move
+files there are. Results come back in input order as plain Activities; storing them (each whole,
+committed in batches) stays with the pipeline in this process. A file's archive or rejected/ move
 happens through the event's hook, after the database commit.
 """
 
@@ -17,7 +17,7 @@ import stat
 import tempfile
 import time
 import zipfile
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,85 +25,36 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from runstrong_sync.core.domain import Activity
 from runstrong_sync.errors import ArchiveRejectedError, InputError
 from runstrong_sync.sources import ConnectorContext, Imported, Rejected, SourceEvent
 
-from .archives import ArchiveLimits, plan_archive, read_member
+from .archives import ArchiveLimits, plan_archive
 from .files import REASON_SUFFIX, display, free_name, move_to, set_aside
-from .formats import MAX_FILE_BYTES, ExportHints, format_of, read_activity_file
+from .formats import MAX_FILE_BYTES, format_of
+from .reading import DEFAULT_LIMITS, Parsed, WorkItem, close_archives, parse_batch, parse_item, read_input
+
+__all__ = [
+    "PARALLEL_MIN_FILES",
+    "Parsed",
+    "Targets",
+    "WorkItem",
+    "collect",
+    "default_jobs",
+    "events",
+    "folder_files",
+    "inbox_files",
+    "input_problem",
+    "parse_all",
+    "parse_item",
+    "settled",
+]
 
 log = logging.getLogger(__name__)
 
 PARALLEL_MIN_FILES = 16  # below this, starting worker processes costs more than it saves
 BATCH_FILES = 4  # files per task sent to a worker
 BATCHES_PER_WORKER = 2  # tasks in flight per worker: bounded memory, and no worker waits for work
-DEFAULT_LIMITS = ArchiveLimits()
 SKIPPED_FOLDERS = ("rejected", "archive")
-
-
-@dataclass(frozen=True, slots=True)
-class WorkItem:
-    ref: str  # stored as the activity's source_ref and shown to people
-    path: Path  # the file, or the zip that holds ``member``
-    member: str | None = None
-    hints: ExportHints | None = None
-
-
-@dataclass(slots=True)
-class Parsed:
-    activities: list[Activity] = field(default_factory=list)
-    fingerprint: str | None = None
-    records: int = 0
-    decoder: str | None = None
-    reason: str | None = None
-
-
-# --- in the worker ----------------------------------------------------------------------------
-
-_open_archives: OrderedDict[Path, zipfile.ZipFile] = OrderedDict()
-
-
-def _archive(path: Path) -> zipfile.ZipFile:
-    """Archives stay open in each worker: reopening re-reads the whole central directory."""
-    archive = _open_archives.get(path)
-    if archive is None:
-        archive = zipfile.ZipFile(path)
-        _open_archives[path] = archive
-        while len(_open_archives) > 4:
-            _open_archives.popitem(last=False)[1].close()
-    else:
-        _open_archives.move_to_end(path)
-    return archive
-
-
-def read_input(item: WorkItem) -> bytes:
-    if item.member is not None:
-        archive = _archive(item.path)
-        return read_member(archive, archive.getinfo(item.member), DEFAULT_LIMITS)
-    with item.path.open("rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError("the file is larger than any activity file (64 MiB); not read")
-    return data
-
-
-def parse_item(item: WorkItem, zone: ZoneInfo) -> Parsed:
-    """Read and parse one input; every failure becomes a reason, never an exception."""
-    name = item.member or item.path.name
-    try:
-        data = read_input(item)
-        found = read_activity_file(data, name, item.ref, zone, item.hints)
-    except InputError as exc:
-        return Parsed(reason=str(exc))
-    except OSError as exc:
-        return Parsed(reason=f"the file cannot be read: {exc.strerror or exc}")
-    except Exception as exc:  # a decoder bug must cost one file, not the import
-        return Parsed(reason=f"the file could not be decoded ({type(exc).__name__}: {exc})")
-    return Parsed(found.activities, found.fingerprint, found.records, found.decoder)
-
-
-# --- in the parent ----------------------------------------------------------------------------
 
 
 def default_jobs() -> int:
@@ -152,11 +103,6 @@ def parse_all(items: Sequence[WorkItem], zone: ZoneInfo, jobs: int) -> Iterator[
             for item in suspects:
                 yield item, _isolated(item, zone)
             position += len(suspects)
-
-
-def parse_batch(items: Sequence[WorkItem], zone: ZoneInfo) -> list[Parsed]:
-    """A few files per task: fewer round trips between the processes."""
-    return [parse_item(item, zone) for item in items]
 
 
 def _pool(jobs: int) -> ProcessPoolExecutor:
@@ -311,11 +257,6 @@ def events(
                 yield Imported(activity, parsed.fingerprint if single else None, hook)
         context.progress(total, total, "")
         close_archives()  # those opened here to copy rejected entries out
-
-
-def close_archives() -> None:
-    while _open_archives:
-        _open_archives.popitem()[1].close()
 
 
 def _chain(*hooks: Callable[[], None] | None) -> Callable[[], None] | None:

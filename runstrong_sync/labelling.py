@@ -6,8 +6,11 @@ commands use it alone."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from runstrong_sync.config import Config
 from runstrong_sync.core import classify as classifier
@@ -15,11 +18,12 @@ from runstrong_sync.core.domain import Activity, Label, Zones
 from runstrong_sync.core.zones import (
     HISTORY_DAYS,
     ConfiguredPeriod,
+    RunEffort,
     ZoneTimeline,
     resolve_zones,
     zones_from_strava,
 )
-from runstrong_sync.storage import repo
+from runstrong_sync.storage import codec, repo
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import ActivityRow
 
@@ -30,9 +34,12 @@ RELABEL_WINDOW_DAYS = 56  # labels that depend on recent history are refreshed t
 CLASSIFY_LOOKBACK_DAYS = 91  # a label looks back at most 90 days (classify's RunHistory.before)
 STRAVA_ZONES_KEY = "strava.zones"  # Strava's GET /athlete/zones answer, stored by `strava auth`
 LABEL_BASIS_KEY = "classify.basis"  # zones and classifier version the stored labels were made with
+CHUNK_ROWS = 100  # activities read, or labelled, at a time: memory stays flat however many there are
 
 
-def _zones_for(config: Config, strava: dict[str, Any] | None, history: Sequence[Activity]) -> Zones:
+def _zones_for(
+    config: Config, strava: dict[str, Any] | None, history: Sequence[Activity | RunEffort]
+) -> Zones:
     a = config.athlete
     return resolve_zones(
         max_hr=a.max_hr,
@@ -44,7 +51,9 @@ def _zones_for(config: Config, strava: dict[str, Any] | None, history: Sequence[
     )
 
 
-def zone_timeline(config: Config, strava: dict[str, Any] | None, history: Sequence[Activity]) -> ZoneTimeline:
+def zone_timeline(
+    config: Config, strava: dict[str, Any] | None, history: Sequence[Activity | RunEffort]
+) -> ZoneTimeline:
     """The thresholds in force on each date: configured values, Strava's, estimates per month."""
     a = config.athlete
     periods: list[ConfiguredPeriod] = []
@@ -58,7 +67,7 @@ def zone_timeline(config: Config, strava: dict[str, Any] | None, history: Sequen
 
 def zones_history(db: Database, athlete: int, config: Config) -> list[tuple[date, Zones]]:
     with db.transaction() as session:
-        history = [repo.row_to_activity(row) for row in repo.activity_rows(session, athlete)]
+        history = _scan(session, athlete, None).efforts
         strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
     return zone_timeline(config, strava, history).history()
 
@@ -68,7 +77,7 @@ def current_zones(db: Database, athlete: int, config: Config) -> Zones:
     with db.transaction() as session:
         newest = repo.newest_start(session, athlete)
         since = None if newest is None else newest - timedelta(days=HISTORY_DAYS + 1)
-        _, history = _window(session, athlete, since)
+        history = _window(session, athlete, since).efforts
         strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
     return _zones_for(config, strava, history)
 
@@ -89,18 +98,70 @@ def _relabel_since(session: Session, athlete: int, now: datetime) -> datetime | 
     return since
 
 
-def _window(
-    session: Session, athlete: int, since: datetime | None
-) -> tuple[Sequence[ActivityRow], list[Activity]]:
-    """The stored activities from ``since`` on (all with None), decoded; all of them when the
-    newest run is too old for the window to hold the runs the zones are estimated from."""
-    rows = repo.activity_rows(session, athlete, since)
-    activities = [repo.row_to_activity(row) for row in rows]
+@dataclass
+class _Window:
+    """What relabelling keeps of every activity it reads: a few numbers each, never the rows."""
+
+    efforts: list[RunEffort] = field(default_factory=list)  # the runs, for the zone estimates
+    runs: list[classifier.RunSummary] = field(default_factory=list)  # the runs, for the history
+    labels: list[tuple[int, str | None, datetime]] = field(default_factory=list)  # id, label, start
+
+
+def _scan(session: Session, athlete: int, since: datetime | None) -> _Window:
+    """The stored activities from ``since`` on (all with None), read a chunk at a time: only the
+    columns the summaries need, each as an Activity that holds just those."""
+    query = select(
+        ActivityRow.id,
+        ActivityRow.label,
+        ActivityRow.start_utc,
+        ActivityRow.sport,
+        ActivityRow.moving_s,
+        ActivityRow.distance_m,
+        ActivityRow.avg_speed_mps,
+        ActivityRow.workout_type,
+        ActivityRow.trainer,
+        ActivityRow.derived_json,
+    ).where(ActivityRow.athlete_id == athlete, ActivityRow.tombstoned_at.is_(None))
     if since is not None:
-        runs = [a.start_utc for a in activities if a.is_run and a.derived is not None]
+        query = query.where(ActivityRow.start_utc >= since)
+    query = query.order_by(ActivityRow.start_utc, ActivityRow.id).execution_options(yield_per=CHUNK_ROWS)
+    window = _Window()
+    for row_id, label, start, sport, moving, distance, speed, workout, trainer, derived in session.execute(
+        query
+    ):
+        window.labels.append((row_id, label, start))
+        activity = Activity(
+            source="",
+            source_ref="",
+            external_id="",
+            sport=sport,
+            start_utc=start,
+            utc_offset_s=0,
+            elapsed_s=0.0,
+            moving_s=moving,
+            distance_m=distance,
+            avg_speed_mps=speed,
+            workout_type=workout,
+            trainer=trainer,
+            derived=codec.derived_from_json(derived),
+        )
+        effort = RunEffort.of(activity)
+        if effort is not None:
+            window.efforts.append(effort)
+        if activity.is_run:
+            window.runs.append(classifier.RunSummary(start.timestamp(), moving, distance, speed))
+    return window
+
+
+def _window(session: Session, athlete: int, since: datetime | None) -> _Window:
+    """The stored activities from ``since`` on (all with None); all of them when the newest run
+    is too old for the window to hold the runs the zones are estimated from."""
+    window = _scan(session, athlete, since)
+    if since is not None:
+        runs = [e.start_utc for e in window.efforts]
         if not runs or max(runs) - timedelta(days=HISTORY_DAYS + 1) < since:
             return _window(session, athlete, None)
-    return rows, activities
+    return window
 
 
 def _label_basis(zones: Zones) -> dict[str, Any]:
@@ -120,14 +181,15 @@ def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everyt
     """Classify from stored numbers only: relabelling never re-reads files or Strava.
 
     Recent runs are relabelled on every call; all of them when asked, or when the zones or the
-    classifier changed since the labels were made.
+    classifier changed since the labels were made. The activities are read a chunk at a time,
+    twice (what the zones and the history need, then those to label), so memory stays flat
+    however many were imported.
     """
-    changed = 0
     with db.transaction() as session:
         since = None if everything else _relabel_since(session, athlete, now)
-        rows, activities = _window(session, athlete, since)
+        window = _window(session, athlete, since)
         strava = repo.get_state(session, athlete, STRAVA_ZONES_KEY)
-        zones = _zones_for(config, strava, activities)
+        zones = _zones_for(config, strava, window.efforts)
         basis = _label_basis(zones)
         if config.athlete.earlier:  # dated thresholds: a change there relabels the runs it covers
             basis["earlier"] = [e.model_dump(mode="json") for e in config.athlete.earlier]
@@ -135,18 +197,23 @@ def relabel(db: Database, athlete: int, config: Config, now: datetime, *, everyt
             everything = True  # new thresholds or a new classifier: every label may change
             repo.set_state(session, athlete, LABEL_BASIS_KEY, basis, now)
             if since is not None:
-                rows, activities = _window(session, athlete, None)
-        timeline = zone_timeline(config, strava, activities)  # each run judged by its date's thresholds
-        history = classifier.RunHistory(
-            classifier.RunSummary(a.start_utc.timestamp(), a.moving_s, a.distance_m, a.avg_speed_mps)
-            for a in activities
-            if a.is_run
-        )
+                window = _window(session, athlete, None)
+        timeline = zone_timeline(config, strava, window.efforts)  # each run judged by its date's thresholds
+        history = classifier.RunHistory(window.runs)
         recent = now - timedelta(days=RELABEL_WINDOW_DAYS)
-        for row, activity in zip(rows, activities, strict=True):
-            if not everything and row.label is not None and row.start_utc < recent:
-                continue
+        due = [i for i, label, start in window.labels if everything or label is None or start >= recent]
+        del window
+        return _label(session, due, timeline, history)
+
+
+def _label(session: Session, due: list[int], timeline: ZoneTimeline, history: classifier.RunHistory) -> int:
+    """Label the activities ``due``, a chunk at a time; the number of labels that changed."""
+    changed = 0
+    for start in range(0, len(due), CHUNK_ROWS):
+        for row in repo.rows_by_id(session, due[start : start + CHUNK_ROWS]):
+            activity = repo.row_to_activity(row)
             override = Label(row.label_override) if row.label_override else None
             result = classifier.classify(activity, timeline.at(activity.start_utc), history, override)
             changed += int(repo.save_classification(row, result))
+        session.flush()  # the chunk's labels are written: its rows can go
     return changed

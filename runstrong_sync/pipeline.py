@@ -37,7 +37,7 @@ from runstrong_sync.sources import (
     load_connector,
 )
 from runstrong_sync.storage import deletions, locks, repo, runs, tombstones
-from runstrong_sync.storage.db import Database
+from runstrong_sync.storage.db import BATCH_UNITS, Batch, Database
 
 log = logging.getLogger(__name__)
 DEFAULT_ATHLETE = athletes.DEFAULT_ATHLETE
@@ -136,42 +136,51 @@ def ingest(
     events: Iterable[SourceEvent],
     now: datetime,
     should_stop: ShouldStop | None = None,
+    *,
+    batched: bool = False,
 ) -> SourceReport:
-    """Store each event in its own transaction; then let the connector archive or advance.
+    """Store each event whole (an activity, a deletion, a rejection); then let the connector
+    archive or advance, once it is committed.
 
+    ``batched`` (files read here, which come quickly): the events are stored in one transaction,
+    each in a savepoint, committed every few dozen files or half a second (db.Batch); otherwise each
+    in its own transaction. A rejection is committed at once, as its file is already set aside.
     ``should_stop`` is asked between events: a stop never splits a file from its transaction.
     """
     report = SourceReport(name)
     with db.transaction() as session:
         any_deleted = deletions.any_deleted(session, athlete)
-    for event in events:
-        if should_stop is not None and should_stop():
-            raise StopRequestedError(f"Stopped while reading {name}; the next run goes on from here.")
-        if isinstance(event, Imported):
-            result = _store(db, athlete, event, now, any_deleted=any_deleted, explicit=name == "import")
-            if result.outcome is repo.Outcome.CREATED:
-                report.created += 1
-            elif result.outcome is repo.Outcome.UPDATED:
-                report.updated += 1
-            else:
-                report.duplicates += 1
-            if event.after_commit is not None:
-                event.after_commit()
-        elif isinstance(event, Deleted):
-            with db.transaction() as session:
-                if event.tombstone:
-                    removed = tombstones.hide(session, athlete, event.source, event.external_id, now)
+    with db.batch(size=BATCH_UNITS if batched else 1) as batch:
+        for event in events:
+            if should_stop is not None and should_stop():
+                raise StopRequestedError(f"Stopped while reading {name}; the next run goes on from here.")
+            if isinstance(event, Imported):
+                result = _store(
+                    batch, athlete, event, now, any_deleted=any_deleted, explicit=name == "import"
+                )
+                if result.outcome is repo.Outcome.CREATED:
+                    report.created += 1
+                elif result.outcome is repo.Outcome.UPDATED:
+                    report.updated += 1
                 else:
-                    removed = repo.delete_by_identity(session, athlete, event.source, event.external_id)
-            report.deleted += int(removed)
-            if event.after_commit is not None:
-                event.after_commit()
-        elif isinstance(event, Rejected):
-            moved_to = event.set_aside(event.reason) if event.set_aside is not None else None
-            with db.transaction() as session:
-                repo.add_rejection(session, athlete, name, event.source_ref, event.reason, moved_to, now)
-            # Not logged here: every caller (CLI, watcher, daemon) shows the rejection once.
-            report.rejected.append((event.source_ref, event.reason, moved_to))
+                    report.duplicates += 1
+                batch.then(event.after_commit)
+            elif isinstance(event, Deleted):
+                with batch.unit() as session:
+                    if event.tombstone:
+                        removed = tombstones.hide(session, athlete, event.source, event.external_id, now)
+                    else:
+                        removed = repo.delete_by_identity(session, athlete, event.source, event.external_id)
+                report.deleted += int(removed)
+                batch.then(event.after_commit)
+            elif isinstance(event, Rejected):
+                moved_to = event.set_aside(event.reason) if event.set_aside is not None else None
+                with batch.unit() as session:
+                    repo.add_rejection(session, athlete, name, event.source_ref, event.reason, moved_to, now)
+                batch.then(None)
+                batch.commit()
+                # Not logged here: every caller (CLI, watcher, daemon) shows the rejection once.
+                report.rejected.append((event.source_ref, event.reason, moved_to))
     log.info("%s", report.summary())
     return report
 
@@ -188,22 +197,22 @@ def _deleted_by_runner(session: Any, athlete: int, event: Imported, *, explicit:
 
 
 def _store(
-    db: Database, athlete: int, event: Imported, now: datetime, *, any_deleted: bool, explicit: bool
+    batch: Batch, athlete: int, event: Imported, now: datetime, *, any_deleted: bool, explicit: bool
 ) -> repo.UpsertResult:
-    """Upsert in its own transaction. Another worker storing the same activity at the same moment
-    makes the unique identity refuse one insert: that transaction is rolled back and tried again,
-    and then finds the activity the other worker stored."""
+    """Upsert as one unit of work. Another worker storing the same activity at the same moment
+    makes the unique identity refuse one insert: that unit is rolled back and tried again, and
+    then finds the activity the other worker stored."""
     try:
-        return _upsert(db, athlete, event, now, any_deleted=any_deleted, explicit=explicit)
+        return _upsert(batch, athlete, event, now, any_deleted=any_deleted, explicit=explicit)
     except IntegrityError:
         log.info("%s was stored by another worker meanwhile", event.activity.source_ref)
-    return _upsert(db, athlete, event, now, any_deleted=any_deleted, explicit=explicit)
+    return _upsert(batch, athlete, event, now, any_deleted=any_deleted, explicit=explicit)
 
 
 def _upsert(
-    db: Database, athlete: int, event: Imported, now: datetime, *, any_deleted: bool, explicit: bool
+    batch: Batch, athlete: int, event: Imported, now: datetime, *, any_deleted: bool, explicit: bool
 ) -> repo.UpsertResult:
-    with db.transaction() as session:
+    with batch.unit() as session:
         if any_deleted and _deleted_by_runner(session, athlete, event, explicit=explicit):
             return repo.UpsertResult(0, repo.Outcome.DUPLICATE)
         return repo.upsert_activity(session, athlete, event.activity, now, event.fingerprint)
@@ -231,7 +240,7 @@ def import_paths(
 ) -> SourceReport:
     """Only the ingest stage, for given files and folders."""
     context = make_context(db, athlete_id, config, now, progress, options=dict(options or {}))
-    return ingest(db, athlete_id, "import", file_events(context, paths), now)
+    return ingest(db, athlete_id, "import", file_events(context, paths), now, batched=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,10 +415,11 @@ def _ingest_all(
     for name in names:
         connector = load_connector(name, config)
         events = partial(connector.fetch, context)
-        report.sources.append(_run_source(db, athlete_id, name, events, request, report))
+        batched = isinstance(connector, FileConnector)  # files read here: they come quickly
+        report.sources.append(_run_source(db, athlete_id, name, events, request, report, batched=batched))
     if request.import_paths:
         events = partial(file_events, context, request.import_paths)
-        report.sources.append(_run_source(db, athlete_id, "import", events, request, report))
+        report.sources.append(_run_source(db, athlete_id, "import", events, request, report, batched=True))
     return context, names
 
 
@@ -436,12 +446,14 @@ def _run_source(
     events: Callable[[], Iterable[SourceEvent]],
     request: SyncRequest,
     report: SyncReport,
+    *,
+    batched: bool = False,
 ) -> SourceReport:
     now = request.now
     with db.transaction() as session:
         run_id = runs.start(session, athlete_id, name, now)
     try:
-        result = ingest(db, athlete_id, name, events(), now, request.should_stop)
+        result = ingest(db, athlete_id, name, events(), now, request.should_stop, batched=batched)
     except (DatabaseError, StopRequestedError) as exc:
         stopped = isinstance(exc, StopRequestedError)
         _finish_run(db, run_id, SyncOutcome.INTERRUPTED if stopped else SyncOutcome.FAILED, now, {})

@@ -60,8 +60,11 @@ def day_runs(db: Database, athlete: int, since: datetime) -> tuple[list[planner.
     runs: list[planner.DayRun] = []
     strength: list[date] = []
     with db.transaction() as session:
-        for item in repo.labelled_activities(session, athlete, since):
-            activity, label = item.activity, item.classification
+        for row in repo.stream_activity_rows(session, athlete, since):  # any number, in flat memory
+            label = repo.row_classification(row)
+            if label is None:
+                continue
+            activity = repo.row_to_activity(row)
             day = activity.local_date
             if activity.is_strength:
                 strength.append(day)

@@ -27,9 +27,10 @@ Glossary:
                   inherit from the file (an app's client id); the rest is each athlete's own.
     event         what ``fetch`` yields: Imported (an activity, to store), Deleted (an activity the
                   source no longer has) or Rejected (an input that cannot be imported, with the reason).
-    commit        the pipeline stores each event in its own transaction, then calls the event's
-                  ``after_commit`` hook (archive the file, advance a cursor). A crash in between leaves
-                  the input to be read again, and storing it again is idempotent.
+    commit        the pipeline stores each event whole (a file connector's in batches, a savepoint
+                  each, see storage/db.py's Batch), then, once it is committed, calls the event's
+                  ``after_commit`` hook (archive the file, advance a cursor). A crash in between
+                  leaves the input to be read again, and storing it again is idempotent.
     state         a connector's cursor and tokens: ``context.load_state(key)``/``save_state(key, value)``,
                   JSON kept per athlete in the database and committed at once.
 

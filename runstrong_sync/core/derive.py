@@ -102,7 +102,10 @@ class _Totals:
 
 
 def _accumulate(rows: _Rows) -> _Totals:
-    """One pass over the samples; the sums are taken in sample order, as they always were."""
+    """One pass over the samples; the sums are taken in sample order, as they always were.
+
+    The timestamps never go back (``_clean_rows``), so a bin's samples come together: the lists of
+    the bin in hand are kept at hand, and a bin gets a list only when a value falls into it."""
     acc = _Totals()
     t = rows.t
     t0 = t[0]
@@ -110,6 +113,10 @@ def _accumulate(rows: _Rows) -> _Totals:
     hr_seconds, bins_dist = acc.hr_seconds, acc.bins_dist
     bins_hr, bins_speed, bins_alt = acc.bins_hr, acc.bins_speed, acc.bins_alt
     add_sample = acc.samples.append
+    current = -1
+    alts: list[float] | None = None
+    hrs: list[float] | None = None
+    speeds: list[float] | None = None
     for now, later, spd, hr, alt in zip(t, t[1:], rows.speed, rows.hr, rows.alt, strict=False):
         dt = later - now
         if dt <= 0:
@@ -119,8 +126,12 @@ def _accumulate(rows: _Rows) -> _Totals:
             dt = 1.0  # the sample itself still stands for a second
         sample_s += dt
         b = int((now - t0) // BIN_S)
+        if b != current:
+            current, alts, hrs, speeds = b, None, None, None
         if alt is not None:
-            bins_alt.setdefault(b, []).append(alt)
+            if alts is None:
+                alts = bins_alt[b] = []
+            alts.append(alt)
         if spd is not None and spd < MOVING_MPS:
             continue
         moving_s += dt
@@ -128,11 +139,15 @@ def _accumulate(rows: _Rows) -> _Totals:
             hr_valid_s += dt
             level = round(hr)
             hr_seconds[level] = hr_seconds.get(level, 0.0) + dt
-            bins_hr.setdefault(b, []).append(hr)
+            if hrs is None:
+                hrs = bins_hr[b] = []
+            hrs.append(hr)
         if spd is not None:
             speed_valid_s += dt
             add_sample((b, spd, dt))
-            bins_speed.setdefault(b, []).append(spd)
+            if speeds is None:
+                speeds = bins_speed[b] = []
+            speeds.append(spd)
             bins_dist[b] = bins_dist.get(b, 0.0) + spd * dt
     acc.sample_s, acc.moving_s, acc.hr_valid_s = sample_s, moving_s, hr_valid_s
     acc.speed_valid_s, acc.pauses_s = speed_valid_s, pauses_s

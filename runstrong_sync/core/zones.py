@@ -23,7 +23,7 @@ def resolve_zones(
     resting_hr: float | None = None,
     threshold_speed_mps: float | None = None,
     strava: Zones | None = None,
-    history: Sequence[Activity] = (),
+    history: Sequence[Activity | RunEffort] = (),
 ) -> Zones:
     """Config first, then Strava's athlete zones, then estimates from the runner's own history."""
     configured = ConfiguredPeriod(None, max_hr, threshold_hr, resting_hr, threshold_speed_mps)
@@ -56,7 +56,50 @@ def zones_from_strava(payload: dict[str, Any] | None) -> Zones:
     return Zones(threshold_hr=ZoneValue(bounds[4], ZoneSource.STRAVA, method))
 
 
-def estimate_zones(history: Sequence[Activity], at: datetime | None = None) -> Zones:
+@dataclass(frozen=True, slots=True)
+class RunEffort:
+    """What the estimates read of one run: a few numbers, so a long history takes little memory."""
+
+    start_utc: datetime
+    race: bool
+    trainer: bool
+    mean_hr: float | None
+    usual_speed: float | None
+    best_20min_hr: float | None
+    best_20min_speed_mps: float | None
+    max_credible_hr: float | None
+    grade_adjusted: bool
+
+    @classmethod
+    def of(cls, activity: Activity) -> RunEffort | None:
+        """The run's effort; None for other sports and runs without derived metrics."""
+        derived = activity.derived
+        if not activity.is_run or derived is None:
+            return None
+        return cls(
+            start_utc=activity.start_utc,
+            race=activity.workout_type == 1,
+            trainer=activity.trainer,
+            mean_hr=derived.mean_hr(),
+            usual_speed=_usual_speed(activity),
+            best_20min_hr=derived.best_20min_hr,
+            best_20min_speed_mps=derived.best_20min_speed_mps,
+            max_credible_hr=derived.max_credible_hr,
+            grade_adjusted=derived.grade_adjusted,
+        )
+
+
+def run_efforts(history: Sequence[Activity | RunEffort]) -> list[RunEffort]:
+    """The runs of ``history`` as efforts (efforts given are kept as they are)."""
+    out = []
+    for item in history:
+        effort = item if isinstance(item, RunEffort) else RunEffort.of(item)
+        if effort is not None:
+            out.append(effort)
+    return out
+
+
+def estimate_zones(history: Sequence[Activity | RunEffort], at: datetime | None = None) -> Zones:
     """Estimates from the runs of the ``HISTORY_DAYS`` up to ``at`` (else up to the newest run).
 
     Only efforts that look maximal count (training rules 4b): a race, or a run whose best 20
@@ -66,7 +109,7 @@ def estimate_zones(history: Sequence[Activity], at: datetime | None = None) -> Z
     LTHR = 0.95 x best 20-min HR of those efforts (else 0.90 x their max HR), threshold speed =
     best 20-min (grade-adjusted) speed / 0.95, max HR = second-highest maximum of the efforts.
     """
-    runs = [a for a in history if a.is_run and a.derived is not None]
+    runs = run_efforts(history)
     if not runs:
         return Zones()
     end = at or max(a.start_utc for a in runs)
@@ -78,19 +121,19 @@ def estimate_zones(history: Sequence[Activity], at: datetime | None = None) -> Z
     return Zones(max_hr=max_hr, threshold_hr=threshold_hr, threshold_speed_mps=threshold_speed)
 
 
-def maximal_efforts(runs: Sequence[Activity]) -> tuple[list[Activity], list[Activity]]:
+def maximal_efforts(runs: Sequence[RunEffort]) -> tuple[list[RunEffort], list[RunEffort]]:
     """The runs that look maximal by heart rate, and by speed: races, or clearly above usual."""
-    usual_hr = _median([m for a in runs if a.derived and (m := a.derived.mean_hr())])
-    usual_speed = _median([s for a in runs if not a.trainer and (s := _usual_speed(a))])
+    usual_hr = _median([m for a in runs if (m := a.mean_hr)])
+    usual_speed = _median([s for a in runs if not a.trainer and (s := a.usual_speed)])
     enough = len(runs) >= MIN_USUAL_RUNS
-    hr_efforts: list[Activity] = []
-    speed_efforts: list[Activity] = []
+    hr_efforts: list[RunEffort] = []
+    speed_efforts: list[RunEffort] = []
     for a in runs:
-        race = a.workout_type == 1
-        best_hr = a.derived.best_20min_hr if a.derived else None
+        race = a.race
+        best_hr = a.best_20min_hr
         if best_hr and (race or (enough and usual_hr and best_hr >= MAXIMAL_HR_ABOVE_USUAL * usual_hr)):
             hr_efforts.append(a)
-        best_speed = a.derived.best_20min_speed_mps if a.derived and not a.trainer else None
+        best_speed = a.best_20min_speed_mps if not a.trainer else None
         if best_speed and (
             race or (enough and usual_speed and best_speed >= MAXIMAL_SPEED_ABOVE_USUAL * usual_speed)
         ):
@@ -110,12 +153,12 @@ def _median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _thin(efforts: Sequence[Activity]) -> bool:
-    return len(efforts) < 2 and not any(a.workout_type == 1 for a in efforts)
+def _thin(efforts: Sequence[RunEffort]) -> bool:
+    return len(efforts) < 2 and not any(a.race for a in efforts)
 
 
-def _what(efforts: Sequence[Activity]) -> str:
-    races = sum(a.workout_type == 1 for a in efforts)
+def _what(efforts: Sequence[RunEffort]) -> str:
+    races = sum(a.race for a in efforts)
     others = len(efforts) - races
     parts = [f"{races} race{'s' * (races != 1)}"] if races else []
     if others:
@@ -123,10 +166,8 @@ def _what(efforts: Sequence[Activity]) -> str:
     return " and ".join(parts)
 
 
-def _estimate_max_hr(efforts: Sequence[Activity]) -> ZoneValue | None:
-    maxima = sorted(
-        (a.derived.max_credible_hr for a in efforts if a.derived and a.derived.max_credible_hr), reverse=True
-    )
+def _estimate_max_hr(efforts: Sequence[RunEffort]) -> ZoneValue | None:
+    maxima = sorted((a.max_credible_hr for a in efforts if a.max_credible_hr), reverse=True)
     if not maxima:
         return None
     pick = maxima[1] if len(maxima) >= 2 else maxima[0]  # a lone spike does not count
@@ -136,8 +177,8 @@ def _estimate_max_hr(efforts: Sequence[Activity]) -> ZoneValue | None:
     )
 
 
-def _estimate_lthr(efforts: Sequence[Activity], max_hr: ZoneValue | None) -> ZoneValue | None:
-    best = [a.derived.best_20min_hr for a in efforts if a.derived and a.derived.best_20min_hr]
+def _estimate_lthr(efforts: Sequence[RunEffort], max_hr: ZoneValue | None) -> ZoneValue | None:
+    best = [a.best_20min_hr for a in efforts if a.best_20min_hr]
     if best:
         return ZoneValue(
             round(0.95 * max(best)),
@@ -150,11 +191,11 @@ def _estimate_lthr(efforts: Sequence[Activity], max_hr: ZoneValue | None) -> Zon
     return None
 
 
-def _estimate_threshold_speed(efforts: Sequence[Activity]) -> ZoneValue | None:
-    best = [a.derived.best_20min_speed_mps for a in efforts if a.derived and a.derived.best_20min_speed_mps]
+def _estimate_threshold_speed(efforts: Sequence[RunEffort]) -> ZoneValue | None:
+    best = [a.best_20min_speed_mps for a in efforts if a.best_20min_speed_mps]
     if not best:
         return None
-    graded = any(a.derived and a.derived.grade_adjusted for a in efforts)
+    graded = any(a.grade_adjusted for a in efforts)
     what = "grade-adjusted speed" if graded else "speed"
     return ZoneValue(
         round(max(best) / 0.95, 3),
@@ -181,11 +222,14 @@ class ZoneTimeline:
     from the ``HISTORY_DAYS`` up to that month's end."""
 
     def __init__(
-        self, configured: Sequence[ConfiguredPeriod], strava: Zones | None, history: Sequence[Activity]
+        self,
+        configured: Sequence[ConfiguredPeriod],
+        strava: Zones | None,
+        history: Sequence[Activity | RunEffort],
     ) -> None:
         self._configured = sorted(configured, key=lambda p: p.since or date.min)
         self._strava = strava or Zones()
-        self._history = [a for a in history if a.is_run and a.derived is not None]
+        self._history = run_efforts(history)
         self._estimates: dict[tuple[int, int], Zones] = {}
 
     def configured_on(self, day: date) -> ConfiguredPeriod:

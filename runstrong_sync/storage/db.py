@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,10 +86,15 @@ def migration_engine(engine: Engine) -> Engine:
     return ddl
 
 
+BATCH_UNITS = 50  # units of work (files) per commit of a batch
+BATCH_SECONDS = 0.5  # ... or fewer, when they take longer to come
+
+
 class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._batch: Batch | None = None
 
     @property
     def url(self) -> str:
@@ -95,25 +102,131 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed together, or rolled back together."""
+        """One unit of work: committed together, or rolled back together.
+
+        A batch open in this thread (``batch``) is committed first: what it stored comes before."""
+        if self._batch is not None and self._batch.owner == threading.get_ident():
+            self._batch.commit()
         session = self._sessions()
         try:
             yield session
             session.commit()
         except OperationalError as exc:
             session.rollback()
-            raise DatabaseError(
-                f"The database {self.url} could not be written: {exc.orig}.",
-                ["If another program holds it locked, try again when it has finished."],
-            ) from exc
+            raise self.write_error(exc) from exc
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
 
+    def write_error(self, exc: OperationalError) -> DatabaseError:
+        return DatabaseError(
+            f"The database {self.url} could not be written: {exc.orig}.",
+            ["If another program holds it locked, try again when it has finished."],
+        )
+
+    @contextmanager
+    def batch(self, size: int = BATCH_UNITS, seconds: float = BATCH_SECONDS) -> Iterator[Batch]:
+        """Units of work (``Batch.unit``) committed together every ``size`` units or ``seconds``;
+        at the end, and on the way out of an error, what was stored whole is committed."""
+        batch = Batch(self, size, seconds)
+        previous, self._batch = self._batch, batch
+        try:
+            yield batch
+        except BaseException:
+            batch.commit_or_rollback()
+            raise
+        else:
+            batch.commit()
+        finally:
+            self._batch = previous
+
+    def _begin(self) -> Session:
+        session = self._sessions()
+        if self.engine.dialect.name == "sqlite":
+            # The sqlite3 module starts a transaction only at the first write, and a SAVEPOINT
+            # outside one would commit on release: begin it here, holding the write lock.
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        return session
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class Batch:
+    """Units of work stored in one transaction, each in a savepoint of its own: one that fails is
+    rolled back alone, and the others stay. The transaction is committed every ``size`` units or
+    ``seconds`` (then each unit's ``after_commit`` hook runs: archive its file, advance a cursor),
+    and whenever this thread opens another transaction on the database. A crash loses what was
+    stored since the last commit; those units' inputs are where they were (their hooks have not
+    run), so the next run reads and stores them again. A ``size`` of 1 is a transaction per unit."""
+
+    def __init__(self, db: Database, size: int, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.db = db
+        self.size = max(1, size)
+        self.seconds = seconds
+        self.owner = threading.get_ident()
+        self._clock = clock
+        self._session: Session | None = None
+        self._started = 0.0
+        self._units = 0
+        self._hooks: list[Callable[[], None]] = []
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """One unit of work: stored whole (in the batch's transaction), or rolled back alone."""
+        if self.size == 1:
+            with self.db.transaction() as session:
+                yield session
+            return
+        if self._session is None:
+            try:
+                self._session = self.db._begin()
+            except OperationalError as exc:
+                raise self.db.write_error(exc) from exc
+            self._started = self._clock()
+        try:
+            with self._session.begin_nested():
+                yield self._session
+        except OperationalError as exc:
+            raise self.db.write_error(exc) from exc
+
+    def then(self, hook: Callable[[], None] | None) -> None:
+        """A unit is done: ``hook`` runs once it is committed; the batch commits when it is due."""
+        if hook is not None:
+            self._hooks.append(hook)
+        self._units += 1
+        if self._session is None or self._units >= self.size or self._clock() - self._started >= self.seconds:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit what is stored, then run the hooks of its units in order."""
+        session, self._session = self._session, None
+        self._units = 0
+        if session is not None:
+            try:
+                session.commit()
+            except OperationalError as exc:
+                session.rollback()
+                self._hooks.clear()
+                raise self.db.write_error(exc) from exc
+            except BaseException:
+                session.rollback()
+                self._hooks.clear()
+                raise
+            finally:
+                session.close()
+        hooks, self._hooks = self._hooks, []
+        for hook in hooks:
+            hook()
+
+    def commit_or_rollback(self) -> None:
+        """On the way out of an error: keep the units stored whole, unless the database refuses."""
+        try:
+            self.commit()
+        except Exception:
+            self._hooks.clear()
 
 
 def open_database(url: str, *, migrate: bool = True) -> Database:
@@ -132,7 +245,7 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        if migrate and not schema_is_current(engine):
+        if migrate and not schema_is_current(engine) and not create_schema(engine):
             upgrade(engine)
     except OperationalError as exc:
         engine.dispose()
@@ -153,6 +266,41 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return config
+
+
+VERSION_TABLE = (
+    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+)
+CREATE_LOCK_KEY = 0x72756E7374726F6E  # PostgreSQL: two processes creating one new database take turns
+
+
+def create_schema(engine: Engine) -> bool:
+    """A database without any table gets the newest schema in one go, from the models, stamped at
+    the newest migration: what running every migration in turn would make (a test compares the
+    two), without replaying them. False, changing nothing, when the database holds any table (an
+    older schema is upgraded by its migrations) or the migrations have no single head."""
+    head = head_revision()
+    if head is None:
+        return False
+    from runstrong_sync.storage.models import Base
+
+    ddl = migration_engine(engine)
+    try:
+        with ddl.begin() as connection:  # SQLite: BEGIN IMMEDIATE, the whole schema or nothing
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CREATE_LOCK_KEY})
+            if inspect(connection).get_table_names():
+                return False
+            Base.metadata.create_all(connection)
+            connection.execute(text(VERSION_TABLE))
+            connection.execute(
+                text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head}
+            )
+    finally:
+        if ddl is not engine:
+            ddl.dispose()
+    return True
 
 
 def upgrade(engine: Engine) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -359,6 +359,26 @@ def activity_rows(
         return session.scalars(query.order_by(ActivityRow.start_utc, ActivityRow.id)).all()
     newest = session.scalars(query.order_by(ActivityRow.start_utc.desc(), ActivityRow.id.desc()).limit(limit))
     return list(reversed(newest.all()))
+
+
+def stream_activity_rows(
+    session: Session, athlete_id: int, since: datetime | None = None, *, chunk: int = 100
+) -> Iterator[ActivityRow]:
+    """``activity_rows`` read ``chunk`` rows at a time: a row the caller lets go is freed, so
+    walking any number of activities takes the memory of one chunk."""
+    query = select(ActivityRow).where(
+        ActivityRow.athlete_id == athlete_id, ActivityRow.tombstoned_at.is_(None)
+    )
+    if since is not None:
+        query = query.where(ActivityRow.start_utc >= since)
+    query = query.order_by(ActivityRow.start_utc, ActivityRow.id).execution_options(yield_per=chunk)
+    yield from session.scalars(query)
+
+
+def rows_by_id(session: Session, ids: Sequence[int]) -> Sequence[ActivityRow]:
+    """The activities with these ids, oldest first."""
+    query = select(ActivityRow).where(ActivityRow.id.in_(ids))
+    return session.scalars(query.order_by(ActivityRow.start_utc, ActivityRow.id)).all()
 
 
 def labelled_activities(
