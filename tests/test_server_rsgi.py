@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.server import create_app
-from runstrong_sync.server.app import setup_access_log
+from runstrong_sync.server.app import access_file, setup_access_log
 from runstrong_sync.server.run import interface_of, serve_in_thread
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
@@ -240,3 +240,22 @@ def test_every_poll_is_logged_soon_and_once(tmp_path: Path) -> None:
     assert sum('"GET /feed/<token>/strength.ics HTTP/1.1" 304 0 ' in line for line in lines) == 300
     assert ' 127.0.0.1 "GET /feed/<token>/strength.ics HTTP/1.1" 200 ' in lines[0]
     assert '"GET /echo HTTP/1.1" 200' in lines[-1]
+
+
+def test_the_last_access_lines_are_written_when_the_server_stops(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    flush_s = access_file.FLUSH_S
+    access_file.FLUSH_S = 3600  # only the stop can write them
+    try:
+        with log.open("w") as stream:
+            setup_access_log(stream)
+            with serving(tmp_path / "site", "rsgi") as served:
+                for _ in range(3):
+                    assert served.request("GET", served.feed())[0] == 200
+                assert served.request("GET", "/echo")[0] == 200
+                assert log.read_text() == ""
+    finally:
+        access_file.FLUSH_S = flush_s
+        setup_access_log()
+    lines = log.read_text().splitlines()
+    assert len(lines) == 4 and sum('strength.ics HTTP/1.1" 200' in line for line in lines) == 3

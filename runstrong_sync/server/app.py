@@ -62,8 +62,6 @@ def _gzip_wanted(header: str) -> bool:
 
 
 def _etag_matches(header: str, body: FeedBody) -> bool:
-    if header == body.etag or header == body.etag_gzip:  # what calendars send: the tag they got
-        return True
     for tag in header.split(","):
         tag = tag.strip().removeprefix("W/")  # If-None-Match uses the weak comparison
         if tag in ("*", body.etag, body.etag_gzip):
@@ -79,15 +77,6 @@ def _not_modified_since(header: str, body: FeedBody) -> bool:
     if since.tzinfo is None:  # asctime and "-0000" carry no zone; HTTP dates are always GMT
         since = since.replace(tzinfo=UTC)
     return body.modified_s <= since.timestamp()
-
-
-def _fresh(header: Headers, body: FeedBody) -> bool:
-    """True when the client's copy is current (If-None-Match wins over If-Modified-Since)."""
-    if_none_match = header("if-none-match")
-    if if_none_match is not None:
-        return _etag_matches(if_none_match, body)
-    since = header("if-modified-since")
-    return since is not None and _not_modified_since(since, body)
 
 
 async def _plain(
@@ -109,20 +98,37 @@ class FeedEndpoint:
     def __init__(self, registry: FeedRegistry, name: str) -> None:
         self.registry = registry
         self.name = name
-        self.logged_path = f"/feed/<token>/{name}.ics"
+        self._logged: dict[tuple[str, str], str] = {}
+
+    def logged_request(self, method: str, version: str) -> str:
+        """The request as the access line shows it, the token left out (made once per method
+        and HTTP version)."""
+        request = self._logged.get((method, version))
+        if request is None:
+            request = self._logged[method, version] = (
+                f'"{method} /feed/<token>/{self.name}.ics HTTP/{version}"'
+            )
+        return request
 
     def reply(self, token: str, header: Headers) -> Reply:
         """The answer to a GET of this feed under ``token``, by the request's headers."""
-        athlete = self.registry.resolve(token)
-        feed = self.registry.feed(athlete, self.name) if athlete is not None else None
+        feed = self.registry.feed_of(token, self.name)
         if feed is None:
             return NOT_FOUND
         body = feed.current()
         if body is None:
             return NOT_WRITTEN
-        if _gzip_wanted(header("accept-encoding") or ""):
-            return body.not_modified_gzip if _fresh(header, body) else body.ok_gzip
-        return body.not_modified if _fresh(header, body) else body.ok
+        accept_encoding = header("accept-encoding")
+        gzipped = accept_encoding is not None and _gzip_wanted(accept_encoding)
+        if_none_match = header("if-none-match")
+        if if_none_match is not None:  # it wins over If-Modified-Since
+            fresh = if_none_match in (body.etag, body.etag_gzip) or _etag_matches(if_none_match, body)
+        else:
+            since = header("if-modified-since")
+            fresh = since is not None and _not_modified_since(since, body)
+        if gzipped:
+            return body.not_modified_gzip if fresh else body.ok_gzip
+        return body.not_modified if fresh else body.ok
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.respond(scope, send)
@@ -142,27 +148,24 @@ class FeedEndpoint:
         return reply.status, len(body)
 
 
+MILLISECONDS = [f"{ms:03d}" for ms in range(1000)]
+
+
 class AccessLogFile:
     """Where access lines go (``setup_access_log``), written straight to the stream: through the
-    logging module a line costs about 10 µs, a fifth of answering a calendar's poll. Lines made
-    while the event loop answers a burst of requests go out together in one write when the loop
-    has answered them (a write per line cost as much as the rest of a 304); outside an event loop,
-    each line is written at once."""
+    logging module a line costs about 10 µs, a fifth of answering a calendar's poll. In an event
+    loop, lines go out together ``FLUSH_S`` after the first of them (a write per line cost as much
+    as the rest of a 304; a write per turn of the loop, every 10 lines or so, still a fifth of it),
+    and whatever is left when the server stops (``FeedServer.__rsgi_del__``); outside an event
+    loop, each line is written at once."""
+
+    FLUSH_S = 0.05
 
     def __init__(self) -> None:
         self.stream: TextIO | None = None
         self._second = -1
         self._stamp = ""
         self._pending: list[str] = []
-
-    def _add(self, line: str) -> None:
-        pending = self._pending
-        pending.append(line)
-        if len(pending) == 1:
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no loop: now
-                self.flush()
 
     def flush(self) -> None:
         lines, self._pending = self._pending, []
@@ -175,31 +178,28 @@ class AccessLogFile:
         if self.stream is None:
             return
         client = scope.get("client")
-        self.line(
-            client[0] if client else "-",
-            scope["method"],
-            redact(scope["path"]),
-            scope.get("http_version", "1.1"),
-            status,
-            sent,
-            started,
-        )
+        request = f'"{scope["method"]} {redact(scope["path"])} HTTP/{scope.get("http_version", "1.1")}"'
+        self.line(client[0] if client else "-", request, status, sent, started)
 
-    def line(
-        self, client: str, method: str, path: str, version: str, status: int, sent: int, started: float
-    ) -> None:
-        """One line: time, client, request (``path`` already without its token), status, bytes, duration."""
+    def line(self, client: str, request: str, status: int, sent: int, started: float) -> None:
+        """One line: time, client, ``request`` (quoted, its path without the token), status, bytes
+        sent, milliseconds taken since ``started`` (``time.perf_counter``)."""
         if self.stream is None:
             return
         now = time.time()
         second = int(now)
         if second != self._second:
             self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        self._add(
-            f"{self._stamp},{int((now - second) * 1000):03d} {client} "
-            f'"{method} {path} HTTP/{version}" '
+        pending = self._pending
+        pending.append(
+            f"{self._stamp},{MILLISECONDS[int((now - second) * 1000)]} {client} {request} "
             f"{status} {sent} {(time.perf_counter() - started) * 1000:.1f}ms\n"
         )
+        if len(pending) == 1:
+            try:
+                asyncio.get_running_loop().call_later(self.FLUSH_S, self.flush)
+            except RuntimeError:  # no loop: now
+                self.flush()
 
 
 access_file = AccessLogFile()
@@ -326,11 +326,18 @@ class FeedServer(Starlette):
         proto.response_bytes(reply.status, reply.headers, reply.body)  # no body goes out for HEAD
         if access_file.stream is not None:
             method = scope.method
-            sent = 0 if method == "HEAD" else len(reply.body)
-            client = scope.client.rpartition(":")[0].strip("[]")
+            client = scope.client
             access_file.line(
-                client, method, endpoint.logged_path, scope.http_version, reply.status, sent, started
+                client[: client.rindex(":")].strip("[]"),
+                endpoint.logged_request(method, scope.http_version),
+                reply.status,
+                0 if method == "HEAD" else len(reply.body),
+                started,
             )
+
+    def __rsgi_del__(self, loop: object) -> None:
+        """granian's call when the worker stops: the last access lines are written."""
+        access_file.flush()
 
     @functools.cached_property
     def rsgi_fallback(self) -> ASGIOverRSGI:

@@ -183,6 +183,7 @@ class FeedRegistry:
         self._tokens: dict[bytes, str] = {}
         self._settings: dict[str, Any] = {}
         self._feeds: dict[str, dict[str, FeedFile]] = {}
+        self._polled: dict[str, dict[str, FeedFile]] = {}  # feed name -> token -> feed
         self._lock = threading.Lock()
         self._loaded = clock()
         self.refresh()
@@ -194,6 +195,24 @@ class FeedRegistry:
 
     def feed(self, athlete: str, name: str) -> FeedFile | None:
         return self._athlete_feeds(athlete).get(name)
+
+    def feed_of(self, token: str, name: str) -> FeedFile | None:
+        """The feed ``name`` of the athlete of ``token``, or None: what a calendar's poll needs.
+        A token found once is remembered with its feed until the tokens are read again, so a
+        poll looks its token up in a dict of the tokens that were polled; an unknown one goes on
+        to ``resolve``. (A str key is compared only after its salted hash matched a known token's,
+        which a guesser cannot steer, so the time still tells nothing but what the status says.)"""
+        self._maybe_reload()
+        polled = self._polled.get(name)
+        if polled is None:
+            polled = self._polled[name] = {}
+        feed = polled.get(token)
+        if feed is None:
+            athlete = self._tokens.get(_digest(token))
+            feed = self._athlete_feeds(athlete).get(name) if athlete is not None else None
+            if feed is not None:
+                polled[token] = feed
+        return feed
 
     def feed_names(self, athlete: str) -> list[str]:
         return list(self._athlete_feeds(athlete))
@@ -228,6 +247,7 @@ class FeedRegistry:
         self._feeds = {k: v for k, v in self._feeds.items() if self._settings.get(k) == settings.get(k)}
         self._settings = settings
         self._tokens = {_digest(token): key for key, token, _ in rows}
+        self._polled = {}
 
     def refresh(self) -> None:
         """Reload the tokens now, and look at every known feed file now."""
