@@ -4,8 +4,10 @@ sent to the application served as plain ASGI, and both must answer alike."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import http.client
+import io
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from runstrong_sync import pipeline
 from runstrong_sync.config import Config
 from runstrong_sync.server import create_app
-from runstrong_sync.server.app import access_file, setup_access_log
+from runstrong_sync.server.app import AccessLogFile, access_file, setup_access_log
 from runstrong_sync.server.run import interface_of, serve_in_thread
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import open_database
@@ -242,14 +244,15 @@ def test_every_poll_is_logged_soon_and_once(tmp_path: Path) -> None:
     assert '"GET /echo HTTP/1.1" 200' in lines[-1]
 
 
-def test_the_last_access_lines_are_written_when_the_server_stops(tmp_path: Path) -> None:
+@pytest.mark.parametrize("interface", ["rsgi", "asgi"])
+def test_the_last_access_lines_are_written_when_the_server_stops(tmp_path: Path, interface: str) -> None:
     log = tmp_path / "access.log"
     flush_s = access_file.FLUSH_S
     access_file.FLUSH_S = 3600  # only the stop can write them
     try:
         with log.open("w") as stream:
             setup_access_log(stream)
-            with serving(tmp_path / "site", "rsgi") as served:
+            with serving(tmp_path / "site", interface) as served:
                 for _ in range(3):
                     assert served.request("GET", served.feed())[0] == 200
                 assert served.request("GET", "/echo")[0] == 200
@@ -259,3 +262,20 @@ def test_the_last_access_lines_are_written_when_the_server_stops(tmp_path: Path)
         setup_access_log()
     lines = log.read_text().splitlines()
     assert len(lines) == 4 and sum('strength.ics HTTP/1.1" 200' in line for line in lines) == 3
+
+
+def test_lines_left_by_a_stopped_loop_go_out_with_a_later_line() -> None:
+    log = AccessLogFile()
+    stream = log.stream = io.StringIO()
+
+    async def request(number: int) -> None:
+        log.line("127.0.0.1", f'"GET /{number} HTTP/1.1"', 200, 0, time.perf_counter())
+
+    asyncio.run(request(1))  # the loop ends before its timer writes the line
+    assert stream.getvalue() == ""
+    time.sleep(1.1)
+    asyncio.run(request(2))
+    assert [line.split('"')[1] for line in log.stream.getvalue().splitlines()] == [
+        "GET /1 HTTP/1.1",
+        "GET /2 HTTP/1.1",
+    ]

@@ -22,7 +22,7 @@ from typing import Any
 
 from runstrong_sync.config import Config, ServerConfig
 from runstrong_sync.errors import ConfigError, RunstrongError
-from runstrong_sync.server.app import create_app, setup_access_log
+from runstrong_sync.server.app import access_file, create_app, setup_access_log
 from runstrong_sync.storage.db import Database
 
 APP_FACTORY = "runstrong_sync.server.app:from_environment"
@@ -169,6 +169,7 @@ class BackgroundServer:
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._server.stop)
             self._thread.join(timeout=10)
+        access_file.flush()  # the lines its loop had not written yet
 
 
 def serve_in_thread(app: Any, host: str, port: int, limits: Limits | None = None) -> BackgroundServer:
