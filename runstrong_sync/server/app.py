@@ -415,8 +415,9 @@ def feed_urls(base_url: str, token: str, names: Sequence[str]) -> dict[str, dict
 
 
 def from_environment() -> Starlette:
-    """The application for any ASGI server (``granian --factory``): the
-    configuration is found as the command line finds it ($RUNSTRONG_CONFIG and the rest)."""
+    """The application for granian (``--interface rsgi --factory``, as `serve` runs it) or any
+    ASGI server: the configuration is found as the command line finds it ($RUNSTRONG_CONFIG and
+    the rest)."""
     config = load_config()
     setup_access_log()
     return create_app(config, open_database(config.database_url))
