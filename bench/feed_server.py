@@ -1,15 +1,17 @@
 """Feed server throughput against nginx serving the same file, idle cost, and feed generation time.
 
-    python bench/feed_server.py [--quick] [--seconds 3] [--repeat 3] [--connections 32]
+    python bench/feed_server.py [--quick] [--seconds 3] [--repeat 3] [--connections 32] [--workers 1]
 
 Needs `wrk` and `nginx` on PATH (Debian: apt-get install -y wrk nginx); runs from a test install
 (nothing beyond the project's own dependencies). Writes a one-year feed (52 weeks back, 2 ahead,
 three sessions a week) into a temporary folder, with 1 and with 1,000 athletes in the database,
 starts `runstrong-sync serve` (granian) on it and nginx on the same file, one worker each (and two
-each without --quick), and loads both with wrk over loopback for full GETs, gzip GETs
-(Accept-Encoding: gzip; nginx compresses with gzip on) and conditional GETs (If-None-Match,
-answered 304). Prints requests per second and our ratio to nginx measured in the same run (goal:
-at least 0.8), and the server's CPU use while idle for 5 s after the load (goal: about 0).
+each without --quick, or as --workers says), and loads both with wrk over loopback for full GETs,
+gzip GETs (Accept-Encoding: gzip; nginx compresses with gzip on) and conditional GETs
+(If-None-Match, answered 304); the two servers take turns run by run, so that other work on the
+machine weighs on both alike. Prints requests per second and our ratio to nginx measured in the
+same run (goal: at least 0.8), and the server's CPU use while idle for 5 s after the load (goal:
+about 0).
 Both write an access log to a file. Then times build_feed over 1 and 5 years of stored sessions.
 """
 
@@ -104,7 +106,7 @@ def wrk(url: str, seconds: int, connections: int, headers: list[str]) -> float:
         command += ["-H", header]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     if "Non-2xx or 3xx responses" in out:
-        raise RuntimeError(f"errors while loading {url}:\n{out}")
+        raise RuntimeError(f"errors while loading {url} ({headers}):\n{out}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     assert match, out
     return float(match.group(1))
@@ -159,18 +161,23 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 KINDS = ("full", "gzip", "304")
 
 
-def measure(name: str, url: str, args: argparse.Namespace) -> dict[str, float]:
-    wait_for(url)
-    etag = etag_of(url)
-    wrk(url, 1, args.connections, [])  # warm up
-    headers = {"full": [], "gzip": ["Accept-Encoding: gzip"], "304": [f"If-None-Match: {etag}"]}
-    figures = {
-        kind: statistics.median(
-            wrk(url, args.seconds, args.connections, headers[kind]) for _ in range(args.repeat)
-        )
-        for kind in KINDS
-    }
-    print(f"  {name:<40}" + "".join(f" {figures[k]:>10,.0f}" for k in KINDS), flush=True)
+def measure(urls: dict[str, str], args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Requests/s of each server (name -> URL of the same feed) for each kind of GET. The
+    servers take turns, run by run, so a burst of other work on the machine falls on both."""
+    headers: dict[str, dict[str, list[str]]] = {}
+    for name, url in urls.items():
+        wait_for(url)
+        etag = etag_of(url)
+        headers[name] = {"full": [], "gzip": ["Accept-Encoding: gzip"], "304": [f"If-None-Match: {etag}"]}
+        wrk(url, 1, args.connections, [])  # warm up
+    runs: dict[str, dict[str, list[float]]] = {name: {kind: [] for kind in KINDS} for name in urls}
+    for kind in KINDS:
+        for _ in range(args.repeat):
+            for name, url in urls.items():
+                runs[name][kind].append(wrk(url, args.seconds, args.connections, headers[name][kind]))
+    figures = {name: {kind: statistics.median(runs[name][kind]) for kind in KINDS} for name in urls}
+    for name, row in figures.items():
+        print(f"  {name:<40}" + "".join(f" {row[k]:>10,.0f}" for k in KINDS), flush=True)
     return figures
 
 
@@ -230,38 +237,43 @@ def serve_benchmark(args: argparse.Namespace) -> None:
             folder = Path(name)
             folder.chmod(0o755)  # nginx workers run as another user when started by root
             config_path, feed, token = make_install(folder, athletes)
-            feed.parent.chmod(0o755)
-            feed.chmod(0o644)
             print(f"{athletes} athlete(s); feed {feed.stat().st_size:,} bytes")
             print(f"  {'server':<40}" + "".join(f" {k + ' GET/s':>10}" for k in KINDS))
             path = f"/feed/{token}/strength.ics"
             environ = {**os.environ, "RUNSTRONG_CONFIG": str(config_path)}
             for workers in args.workers:
-                port = free_port()
-                process = nginx(folder, feed, token, port, workers)
-                try:
-                    base = measure(f"nginx, {workers} worker(s)", f"http://127.0.0.1:{port}{path}", args)
-                finally:
-                    stop(process)
-                port = free_port()
+                nginx_port = free_port()
+                our_port = free_port()
+                while our_port == nginx_port:
+                    our_port = free_port()
+                command = [*SERVE, "--workers", str(workers), "--host", "127.0.0.1", "--port", str(our_port)]
+                base = f"nginx, {workers} worker(s)"
+                ours = f"runstrong-sync serve, {workers} worker(s)"
+                urls = {
+                    base: f"http://127.0.0.1:{nginx_port}{path}",
+                    ours: f"http://127.0.0.1:{our_port}{path}",
+                }
                 with (folder / "serve.log").open("w") as log:
-                    command = [*SERVE, "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
                     server = subprocess.Popen(command, env=environ, stdout=subprocess.DEVNULL, stderr=log)
+                    wait_for(urls[ours])
+                    # serve keeps its data folder private as it starts; nginx's workers may run
+                    # as another user
+                    feed.parent.chmod(0o755)
+                    feed.chmod(0o644)
+                    process = nginx(folder, feed, token, nginx_port, workers)
                     try:
-                        ours = measure(
-                            f"runstrong-sync serve, {workers} worker(s)",
-                            f"http://127.0.0.1:{port}{path}",
-                            args,
-                        )
+                        figures = measure(urls, args)
+                        stop(process)
                         before = process_cpu_seconds(server.pid)
                         time.sleep(args.idle)
                         idle = (process_cpu_seconds(server.pid) - before) / args.idle
                     finally:
+                        stop(process)
                         stop(server)
                 print(f"  idle after the load: {idle * 100:.2f}% of one core over {args.idle:.0f} s")
                 ratios.append(
                     f"  {athletes:>5} athlete(s), {workers} worker(s): "
-                    + "   ".join(f"{kind} {ours[kind] / base[kind]:.2f}" for kind in KINDS)
+                    + "   ".join(f"{kind} {figures[ours][kind] / figures[base][kind]:.2f}" for kind in KINDS)
                     + f"   idle CPU {idle * 100:.2f}%"
                 )
     print("Requests/s of runstrong-sync serve / nginx, same file, same run (goal: at least 0.8):")
@@ -300,8 +312,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measured")
     parser.add_argument("--no-server", action="store_true", help="only time feed generation")
+    parser.add_argument(
+        "--workers", type=int, action="append", help="worker processes of each server (repeatable)"
+    )
     args = parser.parse_args()
-    args.workers = (1,) if args.quick else (1, 2)
+    args.workers = args.workers or ((1,) if args.quick else (1, 2))
     if args.quick:
         args.seconds, args.repeat, args.idle = 1, 1, 2.0
     if not args.no_server:

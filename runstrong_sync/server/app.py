@@ -6,6 +6,7 @@ token with ``app.state.feeds.resolve(token)``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import sys
@@ -14,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
@@ -26,14 +27,23 @@ from runstrong_sync.config import Config, load_config
 from runstrong_sync.errors import RunstrongError
 from runstrong_sync.feed import FEED_NAMES
 from runstrong_sync.publishing import feed_files
-from runstrong_sync.server.feeds import FeedBody, FeedRegistry, accepts_gzip
+from runstrong_sync.server.bridge import ASGIOverRSGI
+from runstrong_sync.server.feeds import FeedBody, FeedRegistry, Reply, accepts_gzip
 from runstrong_sync.storage.db import Database, open_database
 from runstrong_sync.web.loader import week_resolver
 from runstrong_sync.web.page import page_routes
 
-CONTENT_TYPE = b"text/calendar; charset=utf-8"
-NOT_FOUND = b"Not found\n"
+if TYPE_CHECKING:
+    from granian._granian import RSGIHTTPProtocol as HTTPProtocol
+    from granian.rsgi import Scope as RSGIScope
+
+NOT_FOUND = Reply.plain(404, b"Not found\n")
+# A real athlete whose feed was not written yet: come back later, keep the calendar.
+NOT_WRITTEN = Reply.plain(
+    503, b"The feed has not been written yet; run `runstrong-sync sync`.\n", [("retry-after", "3600")]
+)
 FEED_PATH = re.compile(r"^/(feed|strava/webhook)/[^/]*")
+Headers = Callable[[str], str | None]  # a request header's value by its lower-case name
 
 
 def redact(path: str) -> str:
@@ -46,22 +56,22 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 
 @functools.lru_cache(maxsize=64)
-def _gzip_wanted(header: bytes) -> bool:
+def _gzip_wanted(header: str) -> bool:
     """accepts_gzip, remembered: calendars send the same few Accept-Encoding values all day."""
-    return accepts_gzip(header.decode("latin-1"))
+    return accepts_gzip(header)
 
 
-def _etag_matches(header: bytes, body: FeedBody) -> bool:
-    for tag in header.split(b","):
-        tag = tag.strip().removeprefix(b"W/")  # If-None-Match uses the weak comparison
-        if tag in (b"*", body.etag, body.etag_gzip):
+def _etag_matches(header: str, body: FeedBody) -> bool:
+    for tag in header.split(","):
+        tag = tag.strip().removeprefix("W/")  # If-None-Match uses the weak comparison
+        if tag in ("*", body.etag, body.etag_gzip):
             return True
     return False
 
 
-def _not_modified_since(header: bytes, body: FeedBody) -> bool:
+def _not_modified_since(header: str, body: FeedBody) -> bool:
     try:
-        since = parsedate_to_datetime(header.decode("latin-1"))
+        since = parsedate_to_datetime(header)
     except (TypeError, ValueError, IndexError):
         return False
     if since.tzinfo is None:  # asctime and "-0000" carry no zone; HTTP dates are always GMT
@@ -88,81 +98,112 @@ class FeedEndpoint:
     def __init__(self, registry: FeedRegistry, name: str) -> None:
         self.registry = registry
         self.name = name
+        self._logged: dict[tuple[str, str], str] = {}
+
+    def logged_request(self, method: str, version: str) -> str:
+        """The request as the access line shows it, the token left out (made once per method
+        and HTTP version)."""
+        request = self._logged.get((method, version))
+        if request is None:
+            request = self._logged[method, version] = (
+                f'"{method} /feed/<token>/{self.name}.ics HTTP/{version}"'
+            )
+        return request
+
+    def reply(self, token: str, header: Headers) -> Reply:
+        """The answer to a GET of this feed under ``token``, by the request's headers."""
+        feed = self.registry.feed_of(token, self.name)
+        if feed is None:
+            return NOT_FOUND
+        body = feed.current()
+        if body is None:
+            return NOT_WRITTEN
+        accept_encoding = header("accept-encoding")
+        gzipped = accept_encoding is not None and _gzip_wanted(accept_encoding)
+        if_none_match = header("if-none-match")
+        if if_none_match is not None:  # it wins over If-Modified-Since
+            fresh = if_none_match in (body.etag, body.etag_gzip) or _etag_matches(if_none_match, body)
+        else:
+            since = header("if-modified-since")
+            fresh = since is not None and _not_modified_since(since, body)
+        if gzipped:
+            return body.not_modified_gzip if fresh else body.ok_gzip
+        return body.not_modified if fresh else body.ok
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.respond(scope, send)
 
     async def respond(self, scope: Scope, send: Send) -> tuple[int, int]:
-        """Answer the request; returns the status and the number of body bytes sent."""
-        head = scope["method"] == "HEAD"
-        athlete = self.registry.resolve(scope["path_params"]["token"])
-        feed = self.registry.feed(athlete, self.name) if athlete is not None else None
-        if feed is None:
-            await _plain(send, 404, NOT_FOUND, head)
-            return 404, 0 if head else len(NOT_FOUND)
-        body = feed.current()
-        if body is None:
-            # A real athlete whose feed was not written yet: come back later, keep the calendar.
-            message = b"The feed has not been written yet; run `runstrong-sync sync`.\n"
-            await _plain(send, 503, message, head, [(b"retry-after", b"3600")])
-            return 503, 0 if head else len(message)
+        """Answer the request (ASGI); returns the status and the number of body bytes sent."""
         headers = _headers(scope)
-        gzipped = _gzip_wanted(headers.get(b"accept-encoding", b""))
-        etag = body.etag_gzip if gzipped else body.etag
-        common = [
-            (b"etag", etag),
-            (b"last-modified", body.last_modified),
-            (b"cache-control", b"private, no-cache"),
-            (b"vary", b"Accept-Encoding"),
-        ]
-        if_none_match = headers.get(b"if-none-match")
-        if if_none_match is not None:
-            fresh = _etag_matches(if_none_match, body)
-        else:
-            since = headers.get(b"if-modified-since")
-            fresh = since is not None and _not_modified_since(since, body)
-        if fresh:
-            await send({"type": "http.response.start", "status": 304, "headers": common})
-            await send({"type": "http.response.body", "body": b""})
-            return 304, 0
-        payload = body.gzipped if gzipped else body.data
-        response_headers = [
-            (b"content-type", CONTENT_TYPE),
-            (b"content-length", str(len(payload)).encode()),
-            *common,
-            (b"x-content-type-options", b"nosniff"),
-        ]
-        if gzipped:
-            response_headers.append((b"content-encoding", b"gzip"))
-        await send({"type": "http.response.start", "status": 200, "headers": response_headers})
-        await send({"type": "http.response.body", "body": b"" if head else payload})
-        return 200, 0 if head else len(payload)
+
+        def header(name: str) -> str | None:
+            value = headers.get(name.encode())
+            return None if value is None else value.decode("latin-1")
+
+        reply = self.reply(scope["path_params"]["token"], header)
+        body = b"" if scope["method"] == "HEAD" else reply.body
+        await send({"type": "http.response.start", "status": reply.status, "headers": reply.raw_headers})
+        await send({"type": "http.response.body", "body": body})
+        return reply.status, len(body)
+
+
+MILLISECONDS = [f"{ms:03d}" for ms in range(1000)]
 
 
 class AccessLogFile:
     """Where access lines go (``setup_access_log``), written straight to the stream: through the
-    logging module a line costs about 10 µs, a fifth of answering a calendar's poll."""
+    logging module a line costs about 10 µs, a fifth of answering a calendar's poll. In an event
+    loop, lines go out together ``FLUSH_S`` after the first of them (a write per line cost about
+    4 µs in-process, more than the rest of answering a 304), and whatever is left when the server
+    stops (``FeedServer.__rsgi_del__``, ``BackgroundServer.stop``); outside an event loop, each
+    line is written at once. Lines older than a second whose loop has gone go out with the next."""
+
+    FLUSH_S = 0.05
 
     def __init__(self) -> None:
         self.stream: TextIO | None = None
         self._second = -1
         self._stamp = ""
+        self._pending: list[str] = []
+        self._due = 0.0
+
+    def flush(self) -> None:
+        lines, self._pending = self._pending, []
+        stream = self.stream
+        if lines and stream is not None:
+            stream.write("".join(lines))
+            stream.flush()
 
     def write(self, scope: Scope, status: int, sent: int, started: float) -> None:
-        stream = self.stream
-        if stream is None:
+        if self.stream is None:
+            return
+        client = scope.get("client")
+        request = f'"{scope["method"]} {redact(scope["path"])} HTTP/{scope.get("http_version", "1.1")}"'
+        self.line(client[0] if client else "-", request, status, sent, started)
+
+    def line(self, client: str, request: str, status: int, sent: int, started: float) -> None:
+        """One line: time, client, ``request`` (quoted, its path without the token), status, bytes
+        sent, milliseconds taken since ``started`` (``time.perf_counter``)."""
+        if self.stream is None:
             return
         now = time.time()
         second = int(now)
         if second != self._second:
             self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        client = scope.get("client")
-        stream.write(
-            f"{self._stamp},{int((now - second) * 1000):03d} {client[0] if client else '-'} "
-            f'"{scope["method"]} {redact(scope["path"])} HTTP/{scope.get("http_version", "1.1")}" '
+        pending = self._pending
+        pending.append(
+            f"{self._stamp},{MILLISECONDS[int((now - second) * 1000)]} {client} {request} "
             f"{status} {sent} {(time.perf_counter() - started) * 1000:.1f}ms\n"
         )
-        stream.flush()
+        if len(pending) == 1:
+            self._due = now + 1.0
+            try:
+                asyncio.get_running_loop().call_later(self.FLUSH_S, self.flush)
+            except RuntimeError:  # no loop: now
+                self.flush()
+        elif now > self._due:  # the loop that was to write them stopped first
+            self.flush()
 
 
 access_file = AccessLogFile()
@@ -171,6 +212,7 @@ access_file = AccessLogFile()
 def setup_access_log(stream: TextIO | None = None) -> None:
     """Access lines on stderr (or ``stream``); the HTTP server's own access log stays off, since
     it would show the secret token in every feed path."""
+    access_file.flush()
     access_file.stream = stream or sys.stderr
 
 
@@ -251,7 +293,11 @@ class BodyLimit:
 class FeedServer(Starlette):
     """The application, with a short way for feed GETs and HEADs: a calendar's poll is the
     request this server answers most (mostly with 304), so it goes straight to its endpoint,
-    before Starlette's middleware and router, and writes its own access line."""
+    before Starlette's middleware and router, and writes its own access line.
+
+    granian serves it through RSGI (``__rsgi__``): a poll is answered with one call and
+    headers made when the feed was read; every other request goes to the ASGI application
+    through ``ASGIOverRSGI``. Under an ASGI server, ``__call__`` takes the same short way."""
 
     feed_endpoints: Mapping[str, FeedEndpoint] = {}
 
@@ -265,6 +311,41 @@ class FeedServer(Starlette):
                 access_file.write(scope, status, sent, started)
                 return
         await super().__call__(scope, receive, send)
+
+    async def __rsgi__(self, scope: RSGIScope, proto: HTTPProtocol) -> None:
+        method = scope.method
+        if method == "GET" or method == "HEAD":
+            parts = scope.path.split("/")
+            if len(parts) == 4 and parts[1] == "feed":
+                endpoint = self.feed_endpoints.get(parts[3])
+                if endpoint is not None:
+                    self._poll(endpoint, parts[2], scope, proto)
+                    return
+        await self.rsgi_fallback(scope, proto)
+
+    @staticmethod
+    def _poll(endpoint: FeedEndpoint, token: str, scope: RSGIScope, proto: HTTPProtocol) -> None:
+        started = time.perf_counter()
+        reply = endpoint.reply(token, scope.headers.get)
+        proto.response_bytes(reply.status, reply.headers, reply.body)  # no body goes out for HEAD
+        if access_file.stream is not None:
+            method = scope.method
+            client = scope.client
+            access_file.line(
+                client.rpartition(":")[0].strip("[]") or "-",
+                endpoint.logged_request(method, scope.http_version),
+                reply.status,
+                0 if method == "HEAD" else len(reply.body),
+                started,
+            )
+
+    def __rsgi_del__(self, loop: object) -> None:
+        """granian's call when the worker stops: the last access lines are written."""
+        access_file.flush()
+
+    @functools.cached_property
+    def rsgi_fallback(self) -> ASGIOverRSGI:
+        return ASGIOverRSGI(self)
 
 
 def config_feed_files(config: Config, db: Database) -> Callable[[str], Mapping[str, Path]]:
@@ -334,8 +415,9 @@ def feed_urls(base_url: str, token: str, names: Sequence[str]) -> dict[str, dict
 
 
 def from_environment() -> Starlette:
-    """The application for any ASGI server (``granian --factory``): the
-    configuration is found as the command line finds it ($RUNSTRONG_CONFIG and the rest)."""
+    """The application for granian (``--interface rsgi --factory``, as `serve` runs it) or any
+    ASGI server: the configuration is found as the command line finds it ($RUNSTRONG_CONFIG and
+    the rest)."""
     config = load_config()
     setup_access_log()
     return create_app(config, open_database(config.database_url))

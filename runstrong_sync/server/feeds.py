@@ -25,29 +25,89 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 
 
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A response made once and sent many times: its headers as RSGI (str) and ASGI (bytes) want them."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    raw_headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    @classmethod
+    def of(cls, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> Reply:
+        raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        return cls(status, headers, raw, body)
+
+    @classmethod
+    def plain(cls, status: int, text: bytes, extra: list[tuple[str, str]] | None = None) -> Reply:
+        headers = [
+            ("content-type", "text/plain; charset=utf-8"),
+            ("content-length", str(len(text))),
+            ("cache-control", "no-store"),
+            *(extra or []),
+        ]
+        return cls.of(status, headers, text)
+
+
+def _replies(payload: bytes, etag: str, last_modified: str, gzipped: bool) -> tuple[Reply, Reply]:
+    """The 200 and the 304 of one encoding of a feed."""
+    common = [
+        ("etag", etag),
+        ("last-modified", last_modified),
+        ("cache-control", "private, no-cache"),
+        ("vary", "Accept-Encoding"),
+    ]
+    full = [
+        ("content-type", CONTENT_TYPE),
+        ("content-length", str(len(payload))),
+        *common,
+        ("x-content-type-options", "nosniff"),
+    ]
+    if gzipped:
+        full.append(("content-encoding", "gzip"))
+    return Reply.of(200, full, payload), Reply.of(304, common)
+
+
 @dataclass(frozen=True, slots=True)
 class FeedBody:
-    """One version of a feed file, ready to send as it is or gzipped."""
+    """One version of a feed file, ready to send as it is or gzipped: its answers (200 and 304,
+    plain and gzipped) are made when the file is read, not per request."""
 
     data: bytes
     gzipped: bytes
-    etag: bytes  # strong, quoted; the gzipped body has its own
-    etag_gzip: bytes
-    last_modified: bytes  # IMF-fixdate
+    etag: str  # strong, quoted; the gzipped body has its own
+    etag_gzip: str
+    last_modified: str  # IMF-fixdate
     modified_s: int  # whole seconds, for If-Modified-Since
+    ok: Reply
+    ok_gzip: Reply
+    not_modified: Reply
+    not_modified_gzip: Reply
 
     @classmethod
     def of(cls, data: bytes, modified_s: int) -> FeedBody:
         digest = hashlib.sha256(data).hexdigest()[:32]
         # mtime=0: the same bytes always compress to the same bytes.
         gzipped = gzip.compress(data, compresslevel=9, mtime=0)
+        etag, etag_gzip = f'"{digest}"', f'"{digest}-gz"'
+        last_modified = formatdate(modified_s, usegmt=True)
+        ok, not_modified = _replies(data, etag, last_modified, gzipped=False)
+        ok_gzip, not_modified_gzip = _replies(gzipped, etag_gzip, last_modified, gzipped=True)
         return cls(
             data=data,
             gzipped=gzipped,
-            etag=f'"{digest}"'.encode(),
-            etag_gzip=f'"{digest}-gz"'.encode(),
-            last_modified=formatdate(modified_s, usegmt=True).encode(),
+            etag=etag,
+            etag_gzip=etag_gzip,
+            last_modified=last_modified,
             modified_s=modified_s,
+            ok=ok,
+            ok_gzip=ok_gzip,
+            not_modified=not_modified,
+            not_modified_gzip=not_modified_gzip,
         )
 
 
@@ -123,6 +183,7 @@ class FeedRegistry:
         self._tokens: dict[bytes, str] = {}
         self._settings: dict[str, Any] = {}
         self._feeds: dict[str, dict[str, FeedFile]] = {}
+        self._polled: dict[str, dict[str, FeedFile]] = {}  # feed name -> token -> feed
         self._lock = threading.Lock()
         self._loaded = clock()
         self.refresh()
@@ -134,6 +195,24 @@ class FeedRegistry:
 
     def feed(self, athlete: str, name: str) -> FeedFile | None:
         return self._athlete_feeds(athlete).get(name)
+
+    def feed_of(self, token: str, name: str) -> FeedFile | None:
+        """The feed ``name`` of the athlete of ``token``, or None: what a calendar's poll needs.
+        A token found once is remembered with its feed until the tokens are read again, so a
+        poll looks its token up in a dict of the tokens that were polled; an unknown one goes on
+        to ``resolve``. (A str key is compared only after its salted hash matched a known token's,
+        which a guesser cannot steer, so the time still tells nothing but what the status says.)"""
+        self._maybe_reload()
+        polled = self._polled.get(name)
+        if polled is None:
+            polled = self._polled[name] = {}
+        feed = polled.get(token)
+        if feed is None:
+            athlete = self._tokens.get(_digest(token))
+            feed = self._athlete_feeds(athlete).get(name) if athlete is not None else None
+            if feed is not None:
+                polled[token] = feed
+        return feed
 
     def feed_names(self, athlete: str) -> list[str]:
         return list(self._athlete_feeds(athlete))
@@ -168,6 +247,7 @@ class FeedRegistry:
         self._feeds = {k: v for k, v in self._feeds.items() if self._settings.get(k) == settings.get(k)}
         self._settings = settings
         self._tokens = {_digest(token): key for key, token, _ in rows}
+        self._polled = {}
 
     def refresh(self) -> None:
         """Reload the tokens now, and look at every known feed file now."""
