@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +112,27 @@ def test_a_database_with_tables_is_never_created_over(tmp_path: Path) -> None:
     assert create_schema(engine) is False
     assert inspect(engine).get_table_names() == ["notes"]
     engine.dispose()
+
+
+def test_a_database_made_in_a_new_process_has_the_partial_indexes(tmp_path: Path) -> None:
+    """Commands leave the partial indexes undeclared to start faster; creating a schema declares
+    them first, so a database made by any command is the one the migrations make."""
+    url = f"sqlite:///{tmp_path}/new.sqlite"
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from runstrong_sync.storage.db import open_database; open_database({url!r})",
+        ],
+        check=True,
+    )
+    engine = create_engine(url)
+    try:
+        names = {
+            index["name"]
+            for table in ("activities", "sync_runs")
+            for index in inspect(engine).get_indexes(table)
+        }
+    finally:
+        engine.dispose()
+    assert {"ix_activities_unlabelled", "ix_sync_runs_running"} <= names

@@ -283,8 +283,9 @@ def create_schema(engine: Engine) -> bool:
     head = head_revision()
     if head is None:
         return False
-    from runstrong_sync.storage.models import Base
+    from runstrong_sync.storage.models import Base, declare_partial_indexes
 
+    declare_partial_indexes()  # the migrations make them too
     ddl = migration_engine(engine)
     try:
         with ddl.begin() as connection:  # SQLite: BEGIN IMMEDIATE, the whole schema or nothing
