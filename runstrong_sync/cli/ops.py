@@ -155,16 +155,24 @@ def status(app: App, as_json: bool) -> int:
             if app.athlete_key
             else athletes.all_athletes(session)
         )
-        known = squad.facts(session, [a.id for a in chosen] if app.athlete_key else None, STATES)
+        known = squad.facts(
+            session, [a.id for a in chosen] if app.athlete_key else None, (*STATES, athletes.ZONE_SAMPLE_KEY)
+        )
         configs = athletes.effective_configs(app.file_config, chosen)
         system = tzdetect.system_zone()
-        checked = {
-            athletes.zone_to_check(
-                configs[a.key], athletes.zone_configured(app.file_config, a.settings_json or {}), system
+        checked = [
+            (
+                a.id,
+                athletes.zone_to_check(
+                    configs[a.key], athletes.zone_configured(app.file_config, a.settings_json or {}), system
+                ),
             )
             for a in chosen
+        ]
+        stored = {
+            a.id: (known[a.id].states.get(athletes.ZONE_SAMPLE_KEY), known[a.id].fingerprint) for a in chosen
         }
-        observed = athletes.observed_zones(session, [a.id for a in chosen], [z for z in checked if z])
+        observed = athletes.squad_zones(session, checked, stored)
     data: dict[str, Any] = {
         "database": app.db.url,
         "config": str(app.file_config.source_path) if app.file_config.source_path else None,

@@ -16,10 +16,16 @@ from runstrong_sync.health import OK_OUTCOMES, SourceHealth
 from runstrong_sync.storage.models import ActivityRow, RejectionRow, StateRow, SyncRunRow
 from runstrong_sync.storage.runs import RUNNING
 
+# What an athlete's activities were when something was worked out from them (the time-zone
+# sample): how many, the newest id, how many name a Strava zone, how many wrote their own offset,
+# the newest start. Any activity stored, replaced or deleted since changes at least one of them.
+EMPTY_FINGERPRINT: tuple[Any, ...] = (0, None, 0, 0, None)
+
 
 @dataclass
 class AthleteFacts:
     activities: int = 0
+    fingerprint: list[Any] = field(default_factory=lambda: list(EMPTY_FINGERPRINT))
     rejected: int = 0
     last_runs: list[LastRun] = field(default_factory=list)
     health: list[SourceHealth] = field(default_factory=list)
@@ -43,13 +49,34 @@ def activity_counts(session: Session, athletes: Sequence[int] | None = None) -> 
     return _counts(session, ActivityRow.athlete_id, where)
 
 
+def fingerprints(session: Session, athletes: Sequence[int] | None = None) -> dict[int, list[Any]]:
+    """Per athlete with activities, their fingerprint (``EMPTY_FINGERPRINT``'s fields), as JSON
+    stores it: one grouped query over the index of the zone columns."""
+    row = ActivityRow
+    query = select(
+        row.athlete_id,
+        func.count(),
+        func.max(row.id),
+        func.count(row.time_zone),
+        func.count(row.file_offset_s),
+        func.max(row.start_utc),
+    ).group_by(row.athlete_id)
+    if athletes is not None:
+        query = query.where(row.athlete_id.in_(athletes))
+    return {
+        athlete: [count, last, zones, offsets, _aware(newest).isoformat() if newest is not None else None]
+        for athlete, count, last, zones, offsets, newest in session.execute(query)
+    }
+
+
 def facts(
     session: Session, athletes: Sequence[int] | None, state_keys: Sequence[str]
 ) -> dict[int, AthleteFacts]:
     """Counts, newest runs, source health and the named states of ``athletes`` (None: everyone)."""
     out: dict[int, AthleteFacts] = defaultdict(AthleteFacts)
-    for athlete, count in activity_counts(session, athletes).items():
-        out[athlete].activities = count
+    for athlete, fingerprint in fingerprints(session, athletes).items():
+        out[athlete].activities = fingerprint[0]
+        out[athlete].fingerprint = fingerprint
     rejection_filter = RejectionRow.athlete_id.in_(athletes) if athletes is not None else None
     for athlete, count in _counts(session, RejectionRow.athlete_id, rejection_filter).items():
         out[athlete].rejected = count
