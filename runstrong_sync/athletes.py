@@ -24,7 +24,7 @@ from runstrong_sync import tzdetect
 from runstrong_sync.config import Config, validate
 from runstrong_sync.errors import ConfigError
 from runstrong_sync.sources import plugins
-from runstrong_sync.storage import repo, squad
+from runstrong_sync.storage import repo
 from runstrong_sync.storage.db import Database
 from runstrong_sync.storage.models import ActivityRow, Athlete
 
@@ -191,6 +191,8 @@ def remember_zone(
     """The athlete's zone choice, its observations stored under ``ZONE_SAMPLE_KEY`` with the
     fingerprint of the activities they were counted from. The fingerprint is read first: an
     activity stored meanwhile makes the stored observations look stale, never current."""
+    from runstrong_sync.storage import squad  # not loaded on the way to a plan or a list
+
     system = tzdetect.system_zone()
     checked = zone_to_check(config, configured, system)
     fingerprint = squad.fingerprints(session, [athlete_id]).get(athlete_id, list(squad.EMPTY_FINGERPRINT))
@@ -231,11 +233,13 @@ def squad_zones(
     """Each athlete's observations, for (athlete id, zone checked) in ``chosen``: those stored
     (``stored``: athlete id -> stored value, current fingerprint) while their fingerprint is
     current, the others counted again here. Reads only: nothing is stored."""
+    from runstrong_sync.storage.squad import EMPTY_FINGERPRINT
+
     found: dict[int, tzdetect.Observations] = {}
     stale: list[int] = []
     zones: set[ZoneInfo] = set()
     for athlete_id, zone in chosen:
-        value, fingerprint = stored.get(athlete_id, (None, squad.EMPTY_FINGERPRINT))
+        value, fingerprint = stored.get(athlete_id, (None, EMPTY_FINGERPRINT))
         observed = stored_zones(value, fingerprint, zone)
         if observed is None:
             stale.append(athlete_id)
