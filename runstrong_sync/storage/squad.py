@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from runstrong_sync.health import OK_OUTCOMES, SourceHealth
-from runstrong_sync.storage.models import ActivityRow, RejectionRow, StateRow, SyncRunRow
+from runstrong_sync.storage.models import ActivityRow, Athlete, RejectionRow, StateRow, SyncRunRow
 from runstrong_sync.storage.runs import RUNNING
 
 # What an athlete's activities were when something was worked out from them (the time-zone
@@ -50,8 +50,9 @@ def activity_counts(session: Session, athletes: Sequence[int] | None = None) -> 
 
 
 def fingerprints(session: Session, athletes: Sequence[int] | None = None) -> dict[int, list[Any]]:
-    """Per athlete with activities, their fingerprint (``EMPTY_FINGERPRINT``'s fields), as JSON
-    stores it: one grouped query over the index of the zone columns."""
+    """Per athlete with activities, their fingerprint (``EMPTY_FINGERPRINT``'s fields) as JSON
+    stores it: one grouped query over the index of the zone columns, and each athlete's newest
+    start looked up in the index of starts (a maximum of every start would read them all)."""
     row = ActivityRow
     query = select(
         row.athlete_id,
@@ -59,13 +60,18 @@ def fingerprints(session: Session, athletes: Sequence[int] | None = None) -> dic
         func.max(row.id),
         func.count(row.time_zone),
         func.count(row.file_offset_s),
-        func.max(row.start_utc),
     ).group_by(row.athlete_id)
+    newest_start = (
+        select(row.start_utc).where(row.athlete_id == Athlete.id).order_by(row.start_utc.desc()).limit(1)
+    )
+    newest = select(Athlete.id, newest_start.scalar_subquery())
     if athletes is not None:
         query = query.where(row.athlete_id.in_(athletes))
+        newest = newest.where(Athlete.id.in_(athletes))
+    starts = {athlete: start for athlete, start in session.execute(newest)}
     return {
-        athlete: [count, last, zones, offsets, _aware(newest).isoformat() if newest is not None else None]
-        for athlete, count, last, zones, offsets, newest in session.execute(query)
+        athlete: [count, last, zones, offsets, _aware(starts[athlete]).isoformat()]
+        for athlete, count, last, zones, offsets in session.execute(query)
     }
 
 
