@@ -12,7 +12,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from rich.table import Table
 
 from runstrong_sync import athletes, health, tzdetect
 from runstrong_sync.cli.app import App, pass_app
@@ -197,6 +196,8 @@ SQUAD_AT = 20  # more athletes than this: one line each, not a block each
 
 def _athletes_status(app: App, items: list[dict[str, Any]]) -> None:
     """Each athlete in full: their sources' last runs, Strava, files, feed and time zone."""
+    from rich.table import Table  # a squad's one line each needs none
+
     out = app.console
     for item in items:
         click.echo(f"\n{item['name']} ({item['key']}): {item['activities']} activities")
@@ -367,6 +368,8 @@ def athletes_list(app: App, as_json: bool) -> int:
     if len(lines) > SQUAD_AT:
         click.echo(plain_table(headers, lines))
         return 0
+    from rich.table import Table
+
     table = Table(*headers)
     for line in lines:
         table.add_row(*line)
