@@ -164,13 +164,10 @@ def warn_zone_mismatch_once(db: Database, athlete_id: int, config: Config, now: 
     when the configured zone disagrees with the data (Strava, the FIT files' local times), say
     so once per configured zone and disagreement; returns the warning when one was given."""
     with db.transaction() as session:
-        athlete = session.get(Athlete, athlete_id)
-        if athlete is None:
+        kept = keep_zone(session, athlete_id, config, now)
+        if kept is None:
             return None
-        settings = athlete.settings_json or {}
-        configured = zone_configured(config, settings)
-        effective = effective_config(config, athlete.key, athlete.name, settings)
-        choice = remember_zone(session, athlete_id, effective, configured, now)
+        choice, configured = kept
         if not configured or choice.mismatch is None:
             return None
         said = {"zone": choice.name, "mismatch": choice.mismatch}
@@ -183,6 +180,21 @@ def warn_zone_mismatch_once(db: Database, athlete_id: int, config: Config, now: 
     )
     log.warning("%s", message)
     return message
+
+
+def keep_zone(
+    session: Session, athlete_id: int, config: Config, now: datetime
+) -> tuple[tzdetect.TimeZoneChoice, bool] | None:
+    """``remember_zone`` for the athlete with the configuration file's ``config``: their zone
+    choice and whether a zone is configured (None: no such athlete). Whatever stores or deletes
+    activities calls it (or ``warn_zone_mismatch_once``) once they are in or gone."""
+    athlete = session.get(Athlete, athlete_id)
+    if athlete is None:
+        return None
+    settings = athlete.settings_json or {}
+    configured = zone_configured(config, settings)
+    effective = effective_config(config, athlete.key, athlete.name, settings)
+    return remember_zone(session, athlete_id, effective, configured, now), configured
 
 
 def remember_zone(

@@ -136,17 +136,22 @@ def _status(tmp_path: Path, url: str) -> dict[str, Any]:
     return data
 
 
+def _as_status_runs(tmp_path: Path, url: str) -> Config:
+    """A configuration whose zone checked is UTC, as for `status` in _status (no zone, TZ=UTC)."""
+    config = _config(tmp_path, url)
+    return config.model_copy(update={"athlete": config.athlete.model_copy(update={"time_zone": "UTC"})})
+
+
+def _zones(tmp_path: Path, url: str) -> dict[str, Any]:
+    return {a["key"]: a["time_zone"] for a in _status(tmp_path, url)["athletes"]}
+
+
 def test_status_with_stored_zones_is_status_counted_afresh(database_url: str, tmp_path: Path) -> None:
     db = open_database(database_url)
     try:
         ids = _squad(db)
-        config = _config(tmp_path, database_url).model_copy(
-            update={
-                "athlete": _config(tmp_path, database_url).athlete.model_copy(update={"time_zone": "UTC"})
-            }
-        )
         for athlete in ids.values():
-            athletes.warn_zone_mismatch_once(db, athlete, config, NOW)
+            athletes.warn_zone_mismatch_once(db, athlete, _as_status_runs(tmp_path, database_url), NOW)
         with db.transaction() as session:  # one athlete changed since their zone was kept
             repo.upsert_activity(session, ids["files"], _strava(_run(), 9, "Asia/Tokyo"), NOW)
     finally:
@@ -162,3 +167,43 @@ def test_status_with_stored_zones_is_status_counted_afresh(database_url: str, tm
     finally:
         db.dispose()
     assert _status(tmp_path, database_url) == kept
+
+
+def test_a_deleted_activity_whose_id_comes_back_is_counted_again(database_url: str, tmp_path: Path) -> None:
+    """SQLite gives the next activity the id of the newest one deleted: the deletion keeps the
+    zone again, so an activity stored in its place never passes for the one that was there."""
+    run = _run()
+    db = open_database(database_url)
+    try:
+        _squad(db)
+        with db.transaction() as session:
+            solo = repo.ensure_athlete(session, "solo", "solo", NOW).id
+            stored = repo.upsert_activity(session, solo, _strava(run, 3, "Asia/Tokyo"), NOW)
+        athletes.warn_zone_mismatch_once(db, solo, _as_status_runs(tmp_path, database_url), NOW)
+    finally:
+        db.dispose()
+    config = tmp_path / "config.toml"
+    assert _zones(tmp_path, database_url)["solo"]["zone"] == "Asia/Tokyo"
+    result = CliRunner().invoke(
+        cli,
+        ["--athlete", "solo", "activities", "delete", str(stored.activity_id), "--yes"],
+        env={"RUNSTRONG_CONFIG": str(config), "TZ": "UTC"},
+    )
+    assert result.exit_code == 0, result.output
+    db = open_database(database_url)
+    try:
+        with db.transaction() as session:  # the same run, named in Paris this time
+            again = repo.upsert_activity(session, solo, _strava(run, 3, "Europe/Paris"), NOW)
+    finally:
+        db.dispose()
+    if database_url.startswith("sqlite"):
+        assert again.activity_id == stored.activity_id  # the id came back
+    shown = _status(tmp_path, database_url)
+    assert _zones(tmp_path, database_url)["solo"]["zone"] == "Europe/Paris"
+    db = open_database(database_url)
+    try:
+        with db.transaction() as session:
+            session.execute(delete(StateRow).where(StateRow.key == athletes.ZONE_SAMPLE_KEY))
+    finally:
+        db.dispose()
+    assert _status(tmp_path, database_url) == shown

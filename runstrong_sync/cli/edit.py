@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from runstrong_sync import render
+from runstrong_sync import athletes, render
 from runstrong_sync.cli.app import App, pass_app
 from runstrong_sync.cli.listing import activities
 from runstrong_sync.errors import ExitStatus, RunstrongError
@@ -53,6 +53,7 @@ def delete(app: App, activity_id: int, yes: bool) -> int:
         confirm(f"Delete activity {activity_id}, {what}?")
     with app.db.transaction() as session:
         deletions.delete_activity(session, athlete, activity_id, app.now())
+        athletes.keep_zone(session, athlete, app.file_config, app.now())  # what status shows
     from runstrong_sync import planning  # only when something was deleted
 
     planning.replan(app.db, athlete, app.config, app.now())
