@@ -4,7 +4,8 @@
 
 Builds a database (in a temporary folder) with the demo's six weeks imported for the default
 athlete, then N athletes more, each with their own copy of those activities and a night's sync
-runs (with ``--years``, those weeks again further back, Y years more for each athlete); runs each
+runs (with ``--years``, those weeks again further back, Y years more for each athlete) and what
+the sync keeps of each athlete's time zone; runs each
 command as a fresh process `--repeat` times (3 in --quick, 5 otherwise) and prints the median CPU
 seconds, the ratio to `python -c pass` measured in the same run, and the target
 (0.5 s). With ``--against REV`` (default: where this branch left main) the same commands of that
@@ -31,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from runstrong_sync import pipeline  # noqa: E402
+from runstrong_sync import athletes, pipeline  # noqa: E402
 from runstrong_sync.config import load_config  # noqa: E402
 from runstrong_sync.storage import repo  # noqa: E402
 from runstrong_sync.storage.db import (  # noqa: E402
@@ -85,6 +86,8 @@ def build(folder: Path, squad: int, years: float = 0) -> Path:
             for source in ("pipeline", "fit")
         ]
         session.execute(insert(SyncRunRow), runs)
+    for athlete in [default, *ids]:  # what each athlete's sync keeps of their time zone
+        athletes.warn_zone_mismatch_once(db, athlete, config, NOW)
     db.dispose()
     return config_path
 

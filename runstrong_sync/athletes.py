@@ -156,19 +156,19 @@ def zone_configured(config: Config, settings: Mapping[str, Any]) -> bool:
 
 
 ZONE_WARNED_KEY = "time_zone.warned"
+ZONE_SAMPLE_KEY = "time_zone.sample"  # what the newest activities said of the zone, and of what
 
 
 def warn_zone_mismatch_once(db: Database, athlete_id: int, config: Config, now: datetime) -> str | None:
-    """When the configured zone disagrees with the data (Strava, the FIT files' local times), say
+    """After a sync's activities are in: keep what they say of the athlete's zone (for `status`);
+    when the configured zone disagrees with the data (Strava, the FIT files' local times), say
     so once per configured zone and disagreement; returns the warning when one was given."""
     with db.transaction() as session:
-        athlete = session.get(Athlete, athlete_id)
-        settings = (athlete.settings_json or {}) if athlete is not None else {}
-        if not zone_configured(config, settings):
+        kept = keep_zone(session, athlete_id, config, now)
+        if kept is None:
             return None
-        effective = effective_config(config, athlete.key, athlete.name, settings) if athlete else config
-        choice = time_zone_choice(session, athlete_id, effective, True)
-        if choice.mismatch is None:
+        choice, configured = kept
+        if not configured or choice.mismatch is None:
             return None
         said = {"zone": choice.name, "mismatch": choice.mismatch}
         if repo.get_state(session, athlete_id, ZONE_WARNED_KEY) == said:
@@ -180,6 +180,87 @@ def warn_zone_mismatch_once(db: Database, athlete_id: int, config: Config, now: 
     )
     log.warning("%s", message)
     return message
+
+
+def keep_zone(
+    session: Session, athlete_id: int, config: Config, now: datetime
+) -> tuple[tzdetect.TimeZoneChoice, bool] | None:
+    """``remember_zone`` for the athlete with the configuration file's ``config``: their zone
+    choice and whether a zone is configured (None: no such athlete). Whatever stores or deletes
+    activities calls it (or ``warn_zone_mismatch_once``) once they are in or gone."""
+    athlete = session.get(Athlete, athlete_id)
+    if athlete is None:
+        return None
+    settings = athlete.settings_json or {}
+    configured = zone_configured(config, settings)
+    effective = effective_config(config, athlete.key, athlete.name, settings)
+    return remember_zone(session, athlete_id, effective, configured, now), configured
+
+
+def remember_zone(
+    session: Session, athlete_id: int, config: Config, configured: bool, now: datetime
+) -> tzdetect.TimeZoneChoice:
+    """The athlete's zone choice, its observations stored under ``ZONE_SAMPLE_KEY`` with the
+    fingerprint of the activities they were counted from. The fingerprint is read first: an
+    activity stored meanwhile makes the stored observations look stale, never current."""
+    from runstrong_sync.storage import squad  # not loaded on the way to a plan or a list
+
+    system = tzdetect.system_zone()
+    checked = zone_to_check(config, configured, system)
+    fingerprint = squad.fingerprints(session, [athlete_id]).get(athlete_id, list(squad.EMPTY_FINGERPRINT))
+    observed = observed_zones(session, [athlete_id], [checked] if checked else [])[athlete_id]
+    value = {
+        "fingerprint": fingerprint,
+        "strava": [[name, int(count)] for name, count in observed.strava],
+        "with_offset": int(observed.with_offset),
+        "agreeing": {key: int(count) for key, count in observed.agreeing.items()},
+    }
+    if repo.get_state(session, athlete_id, ZONE_SAMPLE_KEY) != value:
+        repo.set_state(session, athlete_id, ZONE_SAMPLE_KEY, value, now)
+    return tzdetect.choose(config.athlete.time_zone if configured else None, observed, system)
+
+
+def stored_zones(
+    value: Any, fingerprint: Sequence[Any], zone: ZoneInfo | None
+) -> tzdetect.Observations | None:
+    """The observations ``remember_zone`` stored, when the activities are still those they were
+    counted from (same fingerprint) and they count ``zone``; else None: count them again."""
+    if not isinstance(value, Mapping) or value.get("fingerprint") != list(fingerprint):
+        return None
+    agreeing = value.get("agreeing")
+    if not isinstance(agreeing, Mapping) or (zone is not None and zone.key not in agreeing):
+        return None
+    return tzdetect.Observations(
+        strava=tuple((str(name), int(count)) for name, count in value.get("strava", ())),
+        with_offset=int(value.get("with_offset", 0)),
+        agreeing={str(key): int(count) for key, count in agreeing.items()},
+    )
+
+
+def squad_zones(
+    session: Session,
+    chosen: Sequence[tuple[int, ZoneInfo | None]],
+    stored: Mapping[int, tuple[Any, Sequence[Any]]],
+) -> dict[int, tzdetect.Observations]:
+    """Each athlete's observations, for (athlete id, zone checked) in ``chosen``: those stored
+    (``stored``: athlete id -> stored value, current fingerprint) while their fingerprint is
+    current, the others counted again here. Reads only: nothing is stored."""
+    from runstrong_sync.storage.squad import EMPTY_FINGERPRINT
+
+    found: dict[int, tzdetect.Observations] = {}
+    stale: list[int] = []
+    zones: set[ZoneInfo] = set()
+    for athlete_id, zone in chosen:
+        value, fingerprint = stored.get(athlete_id, (None, EMPTY_FINGERPRINT))
+        observed = stored_zones(value, fingerprint, zone)
+        if observed is None:
+            stale.append(athlete_id)
+            zones.update([zone] if zone is not None else [])
+        else:
+            found[athlete_id] = observed
+    if stale:
+        found.update(observed_zones(session, stale, zones))
+    return found
 
 
 TIME_ZONE_SAMPLE = 200  # the newest activities say where the runner lives now

@@ -12,7 +12,6 @@ from rich.table import Table
 from rich.text import Text
 
 from runstrong_sync.core.domain import Label, LabelledActivity, StrengthSession
-from runstrong_sync.core.plan import FORM_MARKER
 from runstrong_sync.core.text import clean_text
 
 LABEL_STYLES = {Label.EASY: "green", Label.HARD: "bold red", Label.LONG: "bold blue", Label.OTHER: "dim"}
@@ -119,6 +118,8 @@ def plan_table(
     explain: bool = False,
     week_notes: Mapping[str, str] | None = None,
 ) -> Table:
+    from runstrong_sync.core.plan import FORM_MARKER  # the planner's: not loaded to list activities
+
     table = Table(title=f"Plan from {today.isoformat()} ({days} days)", title_justify="left", show_lines=True)
     table.add_column("Day", no_wrap=True)
     table.add_column("Running", no_wrap=True)

@@ -51,7 +51,7 @@ def test_help_loads_neither_the_configuration_nor_rich(tmp_path: Path) -> None:
 
 def test_a_command_help_imports_only_its_module(tmp_path: Path) -> None:
     loaded = _modules_after(["activities", "--help"], tmp_path)
-    assert "runstrong_sync.cli.core" in loaded
+    assert "runstrong_sync.cli.listing" in loaded and "runstrong_sync.cli.core" not in loaded
     assert not {m for m in loaded if m.split(".")[0] in ("stravalib", "alembic", "watchdog")}
 
 

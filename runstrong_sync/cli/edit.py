@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from runstrong_sync import planning, render
+from runstrong_sync import athletes, render
 from runstrong_sync.cli.app import App, pass_app
-from runstrong_sync.cli.core import activities
+from runstrong_sync.cli.listing import activities
 from runstrong_sync.errors import ExitStatus, RunstrongError
 from runstrong_sync.storage import deletions, repo
 from runstrong_sync.storage.models import ActivityRow
@@ -53,6 +53,9 @@ def delete(app: App, activity_id: int, yes: bool) -> int:
         confirm(f"Delete activity {activity_id}, {what}?")
     with app.db.transaction() as session:
         deletions.delete_activity(session, athlete, activity_id, app.now())
+        athletes.keep_zone(session, athlete, app.file_config, app.now())  # what status shows
+    from runstrong_sync import planning  # only when something was deleted
+
     planning.replan(app.db, athlete, app.config, app.now())
     app.console.print(
         f"deleted activity {activity_id}: {what}.\n"

@@ -19,7 +19,7 @@ from runstrong_sync.privacy import set_private_umask
 # second). The short help shown by `--help` is kept here; tests check it against the commands.
 # Connectors' commands come from their plugins (runstrong_sync.sources).
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "activities": ("core", "edit"),  # `activities delete` lives in edit
+    "activities": ("listing", "edit"),  # `activities delete` lives in edit
     "athletes": ("ops",),
     "daemon": ("ops",),
     "demo": ("core",),

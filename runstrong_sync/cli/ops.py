@@ -12,7 +12,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from rich.table import Table
 
 from runstrong_sync import athletes, health, tzdetect
 from runstrong_sync.cli.app import App, pass_app
@@ -155,16 +154,24 @@ def status(app: App, as_json: bool) -> int:
             if app.athlete_key
             else athletes.all_athletes(session)
         )
-        known = squad.facts(session, [a.id for a in chosen] if app.athlete_key else None, STATES)
+        known = squad.facts(
+            session, [a.id for a in chosen] if app.athlete_key else None, (*STATES, athletes.ZONE_SAMPLE_KEY)
+        )
         configs = athletes.effective_configs(app.file_config, chosen)
         system = tzdetect.system_zone()
-        checked = {
-            athletes.zone_to_check(
-                configs[a.key], athletes.zone_configured(app.file_config, a.settings_json or {}), system
+        checked = [
+            (
+                a.id,
+                athletes.zone_to_check(
+                    configs[a.key], athletes.zone_configured(app.file_config, a.settings_json or {}), system
+                ),
             )
             for a in chosen
+        ]
+        stored = {
+            a.id: (known[a.id].states.get(athletes.ZONE_SAMPLE_KEY), known[a.id].fingerprint) for a in chosen
         }
-        observed = athletes.observed_zones(session, [a.id for a in chosen], [z for z in checked if z])
+        observed = athletes.squad_zones(session, checked, stored)
     data: dict[str, Any] = {
         "database": app.db.url,
         "config": str(app.file_config.source_path) if app.file_config.source_path else None,
@@ -189,6 +196,8 @@ SQUAD_AT = 20  # more athletes than this: one line each, not a block each
 
 def _athletes_status(app: App, items: list[dict[str, Any]]) -> None:
     """Each athlete in full: their sources' last runs, Strava, files, feed and time zone."""
+    from rich.table import Table  # a squad's one line each needs none
+
     out = app.console
     for item in items:
         click.echo(f"\n{item['name']} ({item['key']}): {item['activities']} activities")
@@ -359,6 +368,8 @@ def athletes_list(app: App, as_json: bool) -> int:
     if len(lines) > SQUAD_AT:
         click.echo(plain_table(headers, lines))
         return 0
+    from rich.table import Table
+
     table = Table(*headers)
     for line in lines:
         table.add_row(*line)

@@ -13,13 +13,19 @@ from sqlalchemy import ColumnElement, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from runstrong_sync.health import OK_OUTCOMES, SourceHealth
-from runstrong_sync.storage.models import ActivityRow, RejectionRow, StateRow, SyncRunRow
+from runstrong_sync.storage.models import ActivityRow, Athlete, RejectionRow, StateRow, SyncRunRow
 from runstrong_sync.storage.runs import RUNNING
+
+# What an athlete's activities were when something was worked out from them (the time-zone
+# sample): how many, the newest id, how many name a Strava zone, how many wrote their own offset,
+# the newest start. Any activity stored, replaced or deleted since changes at least one of them.
+EMPTY_FINGERPRINT: tuple[Any, ...] = (0, None, 0, 0, None)
 
 
 @dataclass
 class AthleteFacts:
     activities: int = 0
+    fingerprint: list[Any] = field(default_factory=lambda: list(EMPTY_FINGERPRINT))
     rejected: int = 0
     last_runs: list[LastRun] = field(default_factory=list)
     health: list[SourceHealth] = field(default_factory=list)
@@ -43,13 +49,40 @@ def activity_counts(session: Session, athletes: Sequence[int] | None = None) -> 
     return _counts(session, ActivityRow.athlete_id, where)
 
 
+def fingerprints(session: Session, athletes: Sequence[int] | None = None) -> dict[int, list[Any]]:
+    """Per athlete with activities, their fingerprint (``EMPTY_FINGERPRINT``'s fields) as JSON
+    stores it: one grouped query over the index of the zone columns, and each athlete's newest
+    start looked up in the index of starts (a maximum of every start would read them all)."""
+    row = ActivityRow
+    query = select(
+        row.athlete_id,
+        func.count(),
+        func.max(row.id),
+        func.count(row.time_zone),
+        func.count(row.file_offset_s),
+    ).group_by(row.athlete_id)
+    newest_start = (
+        select(row.start_utc).where(row.athlete_id == Athlete.id).order_by(row.start_utc.desc()).limit(1)
+    )
+    newest = select(Athlete.id, newest_start.scalar_subquery())
+    if athletes is not None:
+        query = query.where(row.athlete_id.in_(athletes))
+        newest = newest.where(Athlete.id.in_(athletes))
+    starts = {athlete: start for athlete, start in session.execute(newest)}
+    return {
+        athlete: [count, last, zones, offsets, _aware(starts[athlete]).isoformat()]
+        for athlete, count, last, zones, offsets in session.execute(query)
+    }
+
+
 def facts(
     session: Session, athletes: Sequence[int] | None, state_keys: Sequence[str]
 ) -> dict[int, AthleteFacts]:
     """Counts, newest runs, source health and the named states of ``athletes`` (None: everyone)."""
     out: dict[int, AthleteFacts] = defaultdict(AthleteFacts)
-    for athlete, count in activity_counts(session, athletes).items():
-        out[athlete].activities = count
+    for athlete, fingerprint in fingerprints(session, athletes).items():
+        out[athlete].activities = fingerprint[0]
+        out[athlete].fingerprint = fingerprint
     rejection_filter = RejectionRow.athlete_id.in_(athletes) if athletes is not None else None
     for athlete, count in _counts(session, RejectionRow.athlete_id, rejection_filter).items():
         out[athlete].rejected = count
