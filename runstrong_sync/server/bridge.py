@@ -7,9 +7,15 @@ scope becomes an ASGI scope, ``receive`` reads the body chunk by chunk only when
 asks for it (so a body cap answers before reading), and ``send`` turns the ASGI messages into one
 RSGI response, or a stream when the application sends its body in parts.
 
+An application that fails answers 500 when it had not started its answer (Starlette's error
+middleware, else granian). One that fails while it streams a body has its stream ended at once:
+RSGI cannot cut a connection, so the client sees a short body ended as if complete (under ASGI,
+granian closes the connection instead); the project's own routes send their bodies whole.
+
 Limits of the adapter: no lifespan events (the application has none) and no websockets (the
 server runs without them); a request header whose value is not plain text is not passed on
-(granian leaves it out of the RSGI headers).
+(granian leaves it out of the RSGI headers); the path comes decoded, so ``raw_path`` is made
+from it again (an encoded ``/`` in the path reads as ``/`` in both).
 """
 
 from __future__ import annotations
@@ -121,6 +127,12 @@ class Exchange:
             self.finished = True
             self.proto.response_bytes(self._status, self._headers, b"")
 
+    def abandon(self) -> None:
+        """After the application failed: its stream, if any, is let go, which ends it now (the
+        error's traceback would hold it, and the connection with it, until a garbage collection)."""
+        self._stream = None
+        self.finished = True
+
 
 class ASGIOverRSGI:
     """Serves ``app`` (ASGI) to an RSGI server, one request at a time."""
@@ -130,5 +142,9 @@ class ASGIOverRSGI:
 
     async def __call__(self, scope: RSGIScope, proto: HTTPProtocol) -> None:
         exchange = Exchange(proto)
-        await self.app(asgi_scope(scope), exchange.receive, exchange.send)
+        try:
+            await self.app(asgi_scope(scope), exchange.receive, exchange.send)
+        except BaseException:
+            exchange.abandon()
+            raise
         exchange.end()
