@@ -65,11 +65,25 @@ async def halfway(request: Request) -> StreamingResponse:
     return StreamingResponse(parts(), media_type="text/plain")
 
 
+STREAMED: dict[str, int] = {"parts": 0}
+
+
+async def endless(request: Request) -> StreamingResponse:
+    async def parts() -> AsyncIterator[bytes]:
+        while True:
+            STREAMED["parts"] += 1
+            yield b"x" * 1000
+            await asyncio.sleep(0.01)
+
+    return StreamingResponse(parts(), media_type="text/plain")
+
+
 ROUTES = [
     Route("/numbers", numbers),
     Route("/echo", echo, methods=["GET", "POST"]),
     Route("/broken", broken),
     Route("/halfway", halfway),
+    Route("/endless", endless),
 ]
 
 
@@ -325,3 +339,17 @@ def test_no_request_can_add_or_bend_an_access_line(tmp_path: Path) -> None:
     assert '"GET /x\\x0A2026-01-01\\x2000:00:00,000\\x20127.0.0.1\\x20\\x22GET' in lines[0]
     assert '"GET /a\\x22b\\x1B[31m\\xC3\\xA9 HTTP/1.1" 404 ' in lines[1]
     assert '"GET /feed/<token>/ HTTP/1.1" 404 ' in lines[2] and served.token not in lines[2]
+
+
+@pytest.mark.parametrize("interface", ["rsgi", "asgi"])
+def test_a_stream_stops_when_its_client_goes_away(both: dict[str, Served], interface: str) -> None:
+    served = both[interface]
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as raw:
+        raw.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert raw.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(0.1)
+    time.sleep(0.2)
+    stopped_at = STREAMED["parts"]
+    time.sleep(0.3)
+    assert STREAMED["parts"] <= stopped_at + 1
+    assert served.request("GET", "/numbers")[2] == b"0\n1\n2\n3\n4\n"

@@ -20,17 +20,21 @@ from it again (an encoded ``/`` in the path reads as ``/`` in both).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Scope
 
 if TYPE_CHECKING:
     from granian._granian import RSGIHTTPProtocol as HTTPProtocol
     from granian.rsgi import Scope as RSGIScope
 
-ASGI_VERSION = {"version": "3.0", "spec_version": "2.3"}
+# 2.4: a send to a client that went away raises OSError, so Starlette streams without a second
+# task waiting for the disconnect (a task group whose cancellation granian's Rust tasks never end).
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
 
 
 def _address(text: str) -> tuple[str, int] | None:
@@ -118,7 +122,10 @@ class Exchange:
                 return
             self._stream = self.proto.response_stream(self._status, self._headers)
         if body:
-            await self._stream.send_bytes(body)
+            try:
+                await self._stream.send_bytes(body)
+            except RuntimeError as err:  # granian's RSGIProtocolClosed: the client went away
+                raise OSError("the client closed the connection") from err
         self.finished = not more
 
     def end(self) -> None:
@@ -141,10 +148,28 @@ class ASGIOverRSGI:
         self.app = app
 
     async def __call__(self, scope: RSGIScope, proto: HTTPProtocol) -> None:
-        exchange = Exchange(proto)
+        answer = self.answer(asgi_scope(scope), Exchange(proto))
+        if _in_asyncio_task():
+            await answer
+        else:  # granian's Rust tasks: anyio (Starlette's streaming, its task groups) needs a task
+            await asyncio.get_running_loop().create_task(answer)
+
+    async def answer(self, scope: Scope, exchange: Exchange) -> None:
         try:
-            await self.app(asgi_scope(scope), exchange.receive, exchange.send)
+            await self.app(scope, exchange.receive, exchange.send)
+        except ClientDisconnect:  # nobody is left to answer, nothing went wrong here
+            exchange.abandon()
+            return
         except BaseException:
             exchange.abandon()
             raise
         exchange.end()
+
+
+def _in_asyncio_task() -> bool:
+    """Whether the request runs as an asyncio task; under granian's ``--task-impl rust`` it runs
+    as a coroutine its scheduler steps, and ``asyncio.current_task()`` fails."""
+    try:
+        return asyncio.current_task() is not None
+    except RuntimeError:
+        return False
