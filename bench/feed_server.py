@@ -9,9 +9,12 @@ starts `runstrong-sync serve` (granian) on it and nginx on the same file, one wo
 each without --quick, or as --workers says), and loads both with wrk over loopback for full GETs,
 gzip GETs (Accept-Encoding: gzip; nginx compresses with gzip on) and conditional GETs
 (If-None-Match, answered 304); the two servers take turns run by run, so that other work on the
-machine weighs on both alike. Prints requests per second and our ratio to nginx measured in the
-same run (goal: at least 0.8), and the server's CPU use while idle for 5 s after the load (goal:
-about 0).
+machine weighs on both alike. With them runs the ceiling of our server's stack
+(bench/feed_ceiling.py): granian started as serve starts it, answering the same bytes from an RSGI
+application that does nothing else; it shows how much of the gap to nginx is our code's and how
+much granian's. Prints requests per second, ours/nginx (goal: at least 0.8), ceiling/nginx and
+ours/ceiling, all measured in the same run, and the server's CPU use while idle for 5 s after the
+load (goal: about 0).
 Both write an access log to a file. Then times build_feed over 1 and 5 years of stored sessions.
 """
 
@@ -43,6 +46,7 @@ from runstrong_sync.vtimezone import transitions
 
 ZONE = "Europe/Berlin"
 SERVE = [sys.executable, "-m", "runstrong_sync", "serve"]
+CEILING = Path(__file__).with_name("feed_ceiling.py")
 TODAY = date(2026, 11, 23)
 EXERCISES = (
     Exercise("Split squat", "single_leg", 3, reps=8, per_side=True, cue="Knee over the foot; hips low"),
@@ -79,6 +83,16 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def ports(count: int) -> list[int]:
+    """``count`` different free ports."""
+    found: list[int] = []
+    while len(found) < count:
+        port = free_port()
+        if port not in found:
+            found.append(port)
+    return found
 
 
 def wait_for(url: str, seconds: float = 30) -> None:
@@ -161,20 +175,23 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 KINDS = ("full", "gzip", "304")
 
 
-def measure(urls: dict[str, str], args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Requests/s of each server (name -> URL of the same feed) for each kind of GET. The
-    servers take turns, run by run, so a burst of other work on the machine falls on both."""
+def measure(urls: dict[str, dict[str, str]], args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Requests/s of each server (name -> kind -> URL of the same feed) for each kind of GET;
+    the conditional GET names the ETag the server gave (the ceiling's is ours). The servers take
+    turns, run by run, so a burst of other work on the machine falls on all alike."""
     headers: dict[str, dict[str, list[str]]] = {}
-    for name, url in urls.items():
-        wait_for(url)
-        etag = etag_of(url)
+    for name, by_kind in urls.items():
+        wait_for(by_kind["full"])
+        etag = etag_of(by_kind["full"])
         headers[name] = {"full": [], "gzip": ["Accept-Encoding: gzip"], "304": [f"If-None-Match: {etag}"]}
-        wrk(url, 1, args.connections, [])  # warm up
+        wrk(by_kind["full"], 1, args.connections, [])  # warm up
     runs: dict[str, dict[str, list[float]]] = {name: {kind: [] for kind in KINDS} for name in urls}
     for kind in KINDS:
         for _ in range(args.repeat):
-            for name, url in urls.items():
-                runs[name][kind].append(wrk(url, args.seconds, args.connections, headers[name][kind]))
+            for name, by_kind in urls.items():
+                runs[name][kind].append(
+                    wrk(by_kind[kind], args.seconds, args.connections, headers[name][kind])
+                )
     figures = {name: {kind: statistics.median(runs[name][kind]) for kind in KINDS} for name in urls}
     for name, row in figures.items():
         print(f"  {name:<40}" + "".join(f" {row[k]:>10,.0f}" for k in KINDS), flush=True)
@@ -223,6 +240,18 @@ def make_install(folder: Path, athletes: int) -> tuple[Path, Path, str]:
     return config_path, feed, token
 
 
+def ceiling(folder: Path, feed: Path, token: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """bench/feed_ceiling.py: the same granian setup answering the same bytes, doing nothing else."""
+    command = [sys.executable, str(CEILING), str(feed), token, "127.0.0.1", str(port), str(workers)]
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(CEILING.parent), *sys.path])}
+    with (folder / "ceiling.log").open("w") as log:
+        return subprocess.Popen(command, env=environ, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def ratio_line(figures: dict[str, dict[str, float]], top: str, bottom: str) -> str:
+    return "   ".join(f"{kind} {figures[top][kind] / figures[bottom][kind]:.2f}" for kind in KINDS)
+
+
 def serve_benchmark(args: argparse.Namespace) -> None:
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
@@ -231,7 +260,7 @@ def serve_benchmark(args: argparse.Namespace) -> None:
         f"wrk: 1 thread, {args.connections} connections, median of {args.repeat} run(s) of "
         f"{args.seconds} s, {os.cpu_count()} CPUs"
     )
-    ratios: list[str] = []
+    ratios: dict[str, list[str]] = {"ours/nginx": [], "ceiling/nginx": [], "ours/ceiling": []}
     for athletes in (1, 1000):
         with tempfile.TemporaryDirectory(prefix="runstrong-bench-") as name:
             folder = Path(name)
@@ -242,42 +271,48 @@ def serve_benchmark(args: argparse.Namespace) -> None:
             path = f"/feed/{token}/strength.ics"
             environ = {**os.environ, "RUNSTRONG_CONFIG": str(config_path)}
             for workers in args.workers:
-                nginx_port = free_port()
-                our_port = free_port()
-                while our_port == nginx_port:
-                    our_port = free_port()
+                nginx_port, our_port, top_port = ports(3)
                 command = [*SERVE, "--workers", str(workers), "--host", "127.0.0.1", "--port", str(our_port)]
                 base = f"nginx, {workers} worker(s)"
                 ours = f"runstrong-sync serve, {workers} worker(s)"
+                top = f"ceiling (fixed RSGI answer), {workers} worker(s)"
                 urls = {
-                    base: f"http://127.0.0.1:{nginx_port}{path}",
-                    ours: f"http://127.0.0.1:{our_port}{path}",
+                    base: dict.fromkeys(KINDS, f"http://127.0.0.1:{nginx_port}{path}"),
+                    ours: dict.fromkeys(KINDS, f"http://127.0.0.1:{our_port}{path}"),
+                    top: {kind: f"http://127.0.0.1:{top_port}/feed/{token}/{kind}.ics" for kind in KINDS},
                 }
                 with (folder / "serve.log").open("w") as log:
                     server = subprocess.Popen(command, env=environ, stdout=subprocess.DEVNULL, stderr=log)
-                    wait_for(urls[ours])
+                    wait_for(urls[ours]["full"])
                     # serve keeps its data folder private as it starts; nginx's workers may run
                     # as another user
                     feed.parent.chmod(0o755)
                     feed.chmod(0o644)
                     process = nginx(folder, feed, token, nginx_port, workers)
+                    fixed = ceiling(folder, feed, token, top_port, workers)
                     try:
                         figures = measure(urls, args)
                         stop(process)
+                        stop(fixed)
                         before = process_cpu_seconds(server.pid)
                         time.sleep(args.idle)
                         idle = (process_cpu_seconds(server.pid) - before) / args.idle
                     finally:
                         stop(process)
+                        stop(fixed)
                         stop(server)
                 print(f"  idle after the load: {idle * 100:.2f}% of one core over {args.idle:.0f} s")
-                ratios.append(
-                    f"  {athletes:>5} athlete(s), {workers} worker(s): "
-                    + "   ".join(f"{kind} {figures[ours][kind] / figures[base][kind]:.2f}" for kind in KINDS)
-                    + f"   idle CPU {idle * 100:.2f}%"
+                where = f"  {athletes:>5} athlete(s), {workers} worker(s): "
+                ratios["ours/nginx"].append(
+                    where + ratio_line(figures, ours, base) + f"   idle CPU {idle * 100:.2f}%"
                 )
-    print("Requests/s of runstrong-sync serve / nginx, same file, same run (goal: at least 0.8):")
-    print("\n".join(ratios))
+                ratios["ceiling/nginx"].append(where + ratio_line(figures, top, base))
+                ratios["ours/ceiling"].append(where + ratio_line(figures, ours, top))
+    print("Requests/s, same file, same run; ours = runstrong-sync serve (goal: ours/nginx at least 0.8),")
+    print("ceiling = granian as serve runs it, answering the same bytes from a fixed RSGI application:")
+    for title, lines in ratios.items():
+        print(f" {title}:")
+        print("\n".join(lines))
 
 
 def generation_benchmark() -> None:

@@ -57,10 +57,33 @@ async def broken(request: Request) -> PlainTextResponse:
     raise RuntimeError("broken on purpose")
 
 
+async def halfway(request: Request) -> StreamingResponse:
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"first\n"
+        raise RuntimeError("broken halfway on purpose")
+
+    return StreamingResponse(parts(), media_type="text/plain")
+
+
+STREAMED: dict[str, int] = {"parts": 0}
+
+
+async def endless(request: Request) -> StreamingResponse:
+    async def parts() -> AsyncIterator[bytes]:
+        while True:
+            STREAMED["parts"] += 1
+            yield b"x" * 1000
+            await asyncio.sleep(0.01)
+
+    return StreamingResponse(parts(), media_type="text/plain")
+
+
 ROUTES = [
     Route("/numbers", numbers),
     Route("/echo", echo, methods=["GET", "POST"]),
     Route("/broken", broken),
+    Route("/halfway", halfway),
+    Route("/endless", endless),
 ]
 
 
@@ -279,3 +302,54 @@ def test_lines_left_by_a_stopped_loop_go_out_with_a_later_line() -> None:
         "GET /1 HTTP/1.1",
         "GET /2 HTTP/1.1",
     ]
+
+
+@pytest.mark.parametrize("interface", ["rsgi", "asgi"])
+def test_an_application_failing_while_it_streams_does_not_hold_the_connection(
+    both: dict[str, Served], interface: str
+) -> None:
+    """Under ASGI granian cuts the connection; RSGI can only end the stream, at once (not when
+    the error's traceback is collected)."""
+    served = both[interface]
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as raw:
+        raw.sendall(b"GET /halfway HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while not received.endswith(b"\r\n0\r\n\r\n"):
+            chunk = raw.recv(65536)  # a hung stream times out here
+            if not chunk:
+                break
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200") and b"\r\n6\r\nfirst\n\r\n" in received
+    assert served.request("GET", "/echo")[0] == 200
+
+
+def test_no_request_can_add_or_bend_an_access_line(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    forged = "/x%0A2026-01-01%2000:00:00,000%20127.0.0.1%20%22GET%20/forged%20HTTP/1.1%22%20200%200%200.1ms"
+    with log.open("w") as stream, serving(tmp_path / "site", "rsgi") as served:
+        setup_access_log(stream)
+        try:
+            for path in (forged, "/a%22b%1b[31m%C3%A9", f"/feed/{served.token}%0A/"):
+                assert served.request("GET", path)[0] == 404
+            time.sleep(0.3)
+        finally:
+            setup_access_log()
+    lines = log.read_text().splitlines()
+    assert len(lines) == 3 and all(line.count('"') == 2 for line in lines)
+    assert '"GET /x\\x0A2026-01-01\\x2000:00:00,000\\x20127.0.0.1\\x20\\x22GET' in lines[0]
+    assert '"GET /a\\x22b\\x1B[31m\\xC3\\xA9 HTTP/1.1" 404 ' in lines[1]
+    assert '"GET /feed/<token>/ HTTP/1.1" 404 ' in lines[2] and served.token not in lines[2]
+
+
+@pytest.mark.parametrize("interface", ["rsgi", "asgi"])
+def test_a_stream_stops_when_its_client_goes_away(both: dict[str, Served], interface: str) -> None:
+    served = both[interface]
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as raw:
+        raw.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert raw.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(0.1)
+    time.sleep(0.2)
+    stopped_at = STREAMED["parts"]
+    time.sleep(0.3)
+    assert STREAMED["parts"] <= stopped_at + 1
+    assert served.request("GET", "/numbers")[2] == b"0\n1\n2\n3\n4\n"

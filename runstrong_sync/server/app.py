@@ -46,9 +46,18 @@ FEED_PATH = re.compile(r"^/(feed|strava/webhook)/[^/]*")
 Headers = Callable[[str], str | None]  # a request header's value by its lower-case name
 
 
+UNPRINTABLE = re.compile(r'[\x00-\x20"\\\x7f-\U0010ffff]')
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return "".join(f"\\x{byte:02X}" for byte in match.group().encode("utf-8", "surrogateescape"))
+
+
 def redact(path: str) -> str:
-    """The path as logs may show it: the secret token (of a feed, of Strava's webhook) replaced."""
-    return FEED_PATH.sub(r"/\1/<token>", path)
+    """The path as logs may show it: the secret token (of a feed, of Strava's webhook) replaced,
+    and what a decoded path may hold besides printable ASCII (a line break, a quote, a space, a
+    terminal's escape) written as ``\\xHH``, so that no request can add or bend a log line."""
+    return UNPRINTABLE.sub(_escaped, FEED_PATH.sub(r"/\1/<token>", path))
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

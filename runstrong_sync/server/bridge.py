@@ -7,24 +7,34 @@ scope becomes an ASGI scope, ``receive`` reads the body chunk by chunk only when
 asks for it (so a body cap answers before reading), and ``send`` turns the ASGI messages into one
 RSGI response, or a stream when the application sends its body in parts.
 
+An application that fails answers 500 when it had not started its answer (Starlette's error
+middleware, else granian). One that fails while it streams a body has its stream ended at once:
+RSGI cannot cut a connection, so the client sees a short body ended as if complete (under ASGI,
+granian closes the connection instead); the project's own routes send their bodies whole.
+
 Limits of the adapter: no lifespan events (the application has none) and no websockets (the
 server runs without them); a request header whose value is not plain text is not passed on
-(granian leaves it out of the RSGI headers).
+(granian leaves it out of the RSGI headers); the path comes decoded, so ``raw_path`` is made
+from it again (an encoded ``/`` in the path reads as ``/`` in both).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Scope
 
 if TYPE_CHECKING:
     from granian._granian import RSGIHTTPProtocol as HTTPProtocol
     from granian.rsgi import Scope as RSGIScope
 
-ASGI_VERSION = {"version": "3.0", "spec_version": "2.3"}
+# 2.4: a send to a client that went away raises OSError, so Starlette streams without a second
+# task waiting for the disconnect (a task group whose cancellation granian's Rust tasks never end).
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
 
 
 def _address(text: str) -> tuple[str, int] | None:
@@ -112,7 +122,10 @@ class Exchange:
                 return
             self._stream = self.proto.response_stream(self._status, self._headers)
         if body:
-            await self._stream.send_bytes(body)
+            try:
+                await self._stream.send_bytes(body)
+            except RuntimeError as err:  # granian's RSGIProtocolClosed: the client went away
+                raise OSError("the client closed the connection") from err
         self.finished = not more
 
     def end(self) -> None:
@@ -120,6 +133,12 @@ class Exchange:
         if self._started and not self.finished and self._stream is None:
             self.finished = True
             self.proto.response_bytes(self._status, self._headers, b"")
+
+    def abandon(self) -> None:
+        """After the application failed: its stream, if any, is let go, which ends it now (the
+        error's traceback would hold it, and the connection with it, until a garbage collection)."""
+        self._stream = None
+        self.finished = True
 
 
 class ASGIOverRSGI:
@@ -129,6 +148,28 @@ class ASGIOverRSGI:
         self.app = app
 
     async def __call__(self, scope: RSGIScope, proto: HTTPProtocol) -> None:
-        exchange = Exchange(proto)
-        await self.app(asgi_scope(scope), exchange.receive, exchange.send)
+        answer = self.answer(asgi_scope(scope), Exchange(proto))
+        if _in_asyncio_task():
+            await answer
+        else:  # granian's Rust tasks: anyio (Starlette's streaming, its task groups) needs a task
+            await asyncio.get_running_loop().create_task(answer)
+
+    async def answer(self, scope: Scope, exchange: Exchange) -> None:
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except ClientDisconnect:  # nobody is left to answer, nothing went wrong here
+            exchange.abandon()
+            return
+        except BaseException:
+            exchange.abandon()
+            raise
         exchange.end()
+
+
+def _in_asyncio_task() -> bool:
+    """Whether the request runs as an asyncio task; under granian's ``--task-impl rust`` it runs
+    as a coroutine its scheduler steps, and ``asyncio.current_task()`` fails."""
+    try:
+        return asyncio.current_task() is not None
+    except RuntimeError:
+        return False

@@ -96,18 +96,26 @@ def run(
 ) -> None:
     """Serve until interrupted. Each worker process builds the application from the same
     configuration (``config_path``, else the usual lookup), as ``from_environment`` does."""
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces
-
     check_port_free(host, port)
     if config_path is not None:
         os.environ["RUNSTRONG_CONFIG"] = str(config_path)
+    serve_factory(APP_FACTORY, host, port, workers=workers, limits=limits)  # builds a FeedServer
+
+
+def serve_factory(
+    factory: str, host: str, port: int, *, workers: int = 1, limits: Limits | None = None
+) -> None:
+    """Serve the RSGI application ``factory`` (``module:function``) builds in each worker, as
+    ``run`` serves the project's (bench/feed_server.py serves a fixed answer the same way)."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+
     Granian(
-        APP_FACTORY,
+        factory,
         factory=True,
         address=host,
         port=port,
-        interface=Interfaces.RSGI,  # the factory builds a FeedServer
+        interface=Interfaces.RSGI,
         http=HTTPModes.http1,
         workers=workers,
         loop=event_loop(),
