@@ -45,6 +45,11 @@ def source_tree(rev: str, into: Path) -> Path:
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
+    # connectors/ is installed as runstrong_sync.connectors: found there first, the tree's own are
+    # used, not those of the installed (editable) checkout.
+    inside = into / "runstrong_sync" / "connectors"
+    if (into / "connectors").is_dir() and not inside.exists():
+        inside.symlink_to(Path("..") / "connectors", target_is_directory=True)
     compileall.compile_dir(into, quiet=1)  # as the tree in use: no first run pays for compiling
     return into
 

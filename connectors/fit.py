@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from runstrong_sync.config import Config
 from runstrong_sync.errors import ConfigError
-from runstrong_sync.sources import ConnectorContext, Rejected, SourceEvent, WatchTarget
+from runstrong_sync.sources import ConnectorContext, Rejected, SourceEvent, WatchTarget, prepared
 
 from . import intake
 from .files import display
@@ -80,7 +80,11 @@ class FitFolderConnector:
                 missing.append(Rejected(display(path), "no such file or folder"))
         yield from missing
         yield from intake.events(
-            files, context, self.zone, jobs=int(context.options.get("jobs") or intake.default_jobs())
+            files,
+            context,
+            self.zone,
+            jobs=int(context.options.get("jobs") or intake.default_jobs()),
+            workers=prepared(context, self.name),  # started by `import` ahead (workers.prepare_import)
         )
 
 

@@ -37,4 +37,5 @@ plugin = ConnectorPlugin(
     enabled=_enabled,
     env={"RUNSTRONG_FIT_INBOX": "inbox"},
     watch="runstrong_sync.connectors.fit:watch_targets",
+    prepare={"import": "runstrong_sync.connectors.workers:prepare_import"},  # workers load meanwhile
 )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import stat
 import tempfile
@@ -19,7 +18,7 @@ import time
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -32,6 +31,7 @@ from .archives import ArchiveLimits, plan_archive
 from .files import REASON_SUFFIX, display, free_name, move_to, set_aside
 from .formats import MAX_FILE_BYTES, format_of
 from .reading import DEFAULT_LIMITS, Parsed, WorkItem, close_archives, parse_batch, parse_item, read_input
+from .workers import PARALLEL_MIN_FILES, SKIPPED_FOLDERS, Workers, default_jobs, spawn_pool
 
 __all__ = [
     "PARALLEL_MIN_FILES",
@@ -51,18 +51,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PARALLEL_MIN_FILES = 16  # below this, starting worker processes costs more than it saves
 BATCH_FILES = 4  # files per task sent to a worker
 BATCHES_PER_WORKER = 2  # tasks in flight per worker: bounded memory, and no worker waits for work
-SKIPPED_FOLDERS = ("rejected", "archive")
 
 
-def default_jobs() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
-
-
-def parse_all(items: Sequence[WorkItem], zone: ZoneInfo, jobs: int) -> Iterator[tuple[WorkItem, Parsed]]:
+def parse_all(
+    items: Sequence[WorkItem], zone: ZoneInfo, jobs: int, workers: Workers | None = None
+) -> Iterator[tuple[WorkItem, Parsed]]:
     """Parse ``items`` in worker processes, yielding results in input order with bounded work in flight.
+
+    ``workers``: processes started ahead (connectors/workers.py), used when they are as many as ``jobs``.
 
     A worker that dies (a crash, the out-of-memory killer) takes the pool down with it: the files
     that were in flight are then read again one by one, each in a process of its own, so only the
@@ -70,6 +68,8 @@ def parse_all(items: Sequence[WorkItem], zone: ZoneInfo, jobs: int) -> Iterator[
     reads the files itself.
     """
     if jobs <= 1 or len(items) < PARALLEL_MIN_FILES:
+        if workers is not None:
+            workers.close()  # started ahead for more files than there are to read
         for item in items:
             yield item, parse_item(item, zone)
         return
@@ -78,7 +78,8 @@ def parse_all(items: Sequence[WorkItem], zone: ZoneInfo, jobs: int) -> Iterator[
     while position < len(items):
         pending: deque[tuple[Sequence[WorkItem], Future[list[Parsed]]]] = deque()
         try:
-            with _pool(jobs) as pool:
+            early = workers.take(jobs) if workers is not None else None
+            with early or spawn_pool(jobs) as pool:
                 window = jobs * BATCHES_PER_WORKER
                 for start in range(position, len(items), BATCH_FILES):
                     batch = items[start : start + BATCH_FILES]
@@ -105,11 +106,6 @@ def parse_all(items: Sequence[WorkItem], zone: ZoneInfo, jobs: int) -> Iterator[
             position += len(suspects)
 
 
-def _pool(jobs: int) -> ProcessPoolExecutor:
-    # spawn: the parent may run threads (the folder watcher), which fork does not carry safely.
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
-
-
 def _next(
     pending: deque[tuple[Sequence[WorkItem], Future[list[Parsed]]]],
 ) -> list[tuple[WorkItem, Parsed]]:
@@ -121,7 +117,7 @@ def _next(
 
 def _isolated(item: WorkItem, zone: ZoneInfo) -> Parsed:
     try:
-        with _pool(1) as pool:
+        with spawn_pool(1) as pool:
             return pool.submit(parse_item, item, zone).result()
     except BrokenProcessPool as exc:
         return Parsed(reason=f"the file made its reader process stop ({exc}); it may be hostile or damaged")
@@ -225,6 +221,7 @@ def events(
     *,
     jobs: int = 1,
     limits: ArchiveLimits = DEFAULT_LIMITS,
+    workers: Workers | None = None,
 ) -> Iterator[SourceEvent]:
     """Events for ``files``: refusals first, then each parsed file's activities or its rejection."""
     with tempfile.TemporaryDirectory(prefix="runstrong-archive-") as temp:
@@ -235,7 +232,7 @@ def events(
             done += 1
             context.progress(done, total, rejected.source_ref)
             yield rejected
-        for index, (item, parsed) in enumerate(parse_all(batch.items, zone, jobs)):
+        for index, (item, parsed) in enumerate(parse_all(batch.items, zone, jobs, workers)):
             done += 1
             context.progress(done, total, item.ref)
             finish = batch.finish.get(index)

@@ -25,6 +25,13 @@ Glossary:
                   watch; files settling there ask for a sync of ``WatchTarget.source``.
     shared        the keys of ``[sources.<name>]`` that athletes added with ``athletes add``
                   inherit from the file (an app's client id); the rest is each athlete's own.
+    prepare       ``prepare``: command name -> ``"module:attribute"`` of an early step,
+                  ``(arguments) -> handle | None``, called with the command's own arguments as
+                  typed, as soon as the command is named and before its modules load (start
+                  worker processes that load meanwhile). The handle (``close()``) reaches the
+                  connector as ``context.options["prepared"][<name>]``; the command line closes it
+                  when the command ends, used or not. It must be cheap, must not raise, and must
+                  leave the outcome unchanged: arguments it does not understand start nothing.
     event         what ``fetch`` yields: Imported (an activity, to store), Deleted (an activity the
                   source no longer has) or Rejected (an input that cannot be imported, with the reason).
     commit        the pipeline stores each event whole (a file connector's in batches, a savepoint
@@ -151,6 +158,17 @@ class ConnectorPlugin:
     routes: str | None = None  # "module:attribute": (config, db) -> list[starlette.routing.BaseRoute]
     watch: str | None = None  # "module:attribute": (config) -> list[WatchTarget]
     shared: frozenset[str] = frozenset()  # keys other athletes inherit from the file (app credentials)
+    prepare: Mapping[str, str] = field(default_factory=dict)  # command -> "module:attribute" (early step)
+
+
+PREPARED = "prepared"  # the ConnectorContext option: connector name -> the handle its early step made
+
+
+@runtime_checkable
+class Prepared(Protocol):
+    """What a plugin's early step returns: something the command uses, then closes."""
+
+    def close(self) -> None: ...
 
 
 def load_reference(reference: str) -> Any:
@@ -211,6 +229,24 @@ def watch_targets(config: Config) -> list[WatchTarget]:
         if reference is not None:
             targets += load_reference(reference)(config)
     return targets
+
+
+def prepare(command: str, arguments: Sequence[str]) -> dict[str, Prepared]:
+    """Every plugin's early step for ``command`` (see ``prepare`` above): connector name -> handle."""
+    handles: dict[str, Prepared] = {}
+    for name, contribution in plugins().items():
+        reference = contribution.prepare.get(command)
+        if reference is None:
+            continue
+        handle = load_reference(reference)(list(arguments))
+        if handle is not None:
+            handles[name] = handle
+    return handles
+
+
+def prepared(context: ConnectorContext, name: str) -> Any:
+    """The handle the early step of connector ``name`` made for this command, or None."""
+    return dict(context.options.get(PREPARED) or {}).get(name)
 
 
 def routes(config: Config, db: Any) -> list[Any]:

@@ -56,6 +56,50 @@ def test_two_workers_give_what_one_process_gives_in_the_same_order(tmp_path: Pat
     assert sum(p.reason is None for _, p in parallel) == _activities_among(len(items))
 
 
+def test_workers_started_early_are_the_ones_that_read_the_files(tmp_path: Path) -> None:
+    from runstrong_sync.connectors.workers import Workers, prepare_import
+
+    from runstrong_sync import sources
+
+    (tmp_path / "few").mkdir()
+    few = _items(tmp_path / "few", 2)
+    assert prepare_import([str(tmp_path / "few"), "--jobs", "2"]) is None  # two files: read here
+    items = _items(tmp_path, PARALLEL_MIN_FILES)
+    assert sources.prepare("sync", [str(tmp_path)]) == {}  # no plugin prepares `sync`
+    prepared = sources.prepare("import", [str(tmp_path), "--json", "--jobs=2"])
+    early = prepared["fit"]  # the folder connector's plugin names its early step for `import`
+    assert isinstance(early, Workers) and early.jobs == 2
+    pool = early._pool
+    assert pool is not None and len(pool._processes) == 2  # started now, before any file is handed out
+    parallel = list(parse_all(items, ZONE, jobs=2, workers=early))
+    assert early._pool is None and pool._processes is None  # taken, used and shut down
+    early.close()  # what the command line does at the end: nothing left to stop
+    assert [_outcome(p) for _, p in parallel] == [_outcome(p) for _, p in parse_all(items, ZONE, jobs=1)]
+    again = prepare_import([str(tmp_path), "--jobs", "2"])
+    assert again is not None
+    pool = again._pool
+    assert [_outcome(p) for _, p in parse_all(few, ZONE, jobs=2, workers=again)] == [
+        _outcome(p) for _, p in parse_all(few, ZONE, jobs=1)
+    ]
+    assert again._pool is None and pool is not None and pool._shutdown_thread  # stopped, not left behind
+    other = prepare_import([str(tmp_path), "--jobs", "3"])
+    assert other is not None
+    assert other.take(other.jobs + 1) is None  # asked for another number: stopped, a new pool is made
+    other.close()
+
+
+def test_the_early_step_starts_nothing_for_arguments_it_does_not_know(tmp_path: Path) -> None:
+    from runstrong_sync.connectors.workers import prepare_import
+
+    _items(tmp_path, PARALLEL_MIN_FILES)
+    folder = str(tmp_path)
+    assert prepare_import([folder, "--jobs", "1"]) is None
+    assert prepare_import([folder, "--jobs", "x"]) is None
+    assert prepare_import([folder, "--help"]) is None
+    assert prepare_import([folder, "--verbose"]) is None
+    assert prepare_import([str(tmp_path / "missing")]) is None
+
+
 def test_without_worker_processes_the_files_are_read_here(tmp_path: Path) -> None:
     """A program read from stdin cannot start spawned workers; the import still completes."""
     script = textwrap.dedent(

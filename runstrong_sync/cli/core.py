@@ -25,12 +25,12 @@ from rich.text import Text
 
 from runstrong_sync import athletes, labelling, pipeline, planning, publishing, render
 from runstrong_sync.cli.app import App, pass_app
-from runstrong_sync.cli.group import cli
+from runstrong_sync.cli.group import cli, prepared
 from runstrong_sync.config import Config
 from runstrong_sync.core.domain import Label
 from runstrong_sync.errors import ConfigError, ExitStatus, RunstrongError
+from runstrong_sync.sources import PREPARED, enabled_sources
 from runstrong_sync.sources import Progress as ProgressCallback
-from runstrong_sync.sources import enabled_sources
 from runstrong_sync.storage import repo
 from runstrong_sync.storage.models import ActivityRow, Athlete
 
@@ -278,7 +278,7 @@ def import_(app: App, paths: tuple[Path, ...], as_json: bool, jobs: int | None) 
             import_paths=list(paths),
             progress=counter.wrap(progress),
             athlete=app.athlete_key or pipeline.DEFAULT_ATHLETE,
-            options={"jobs": jobs} if jobs else None,
+            options={"jobs": jobs, PREPARED: prepared(click.get_current_context())},
         )
     summary = import_summary(report, counter.total, time.monotonic() - started)
     if as_json:

@@ -84,6 +84,18 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES) | set(_connector_commands()))
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Before the command's modules load, the plugins' early steps for it (``prepare`` in
+        runstrong_sync/sources.py) get its arguments: work that overlaps the loading."""
+        if args and args[0] in COMMAND_MODULES and not ctx.resilient_parsing:
+            handles = sources.prepare(args[0], args[1:])
+            if handles:
+                ctx.meta[sources.PREPARED] = handles
+                ctx.call_on_close(lambda: _close_all(handles))
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         reference = _connector_commands().get(cmd_name) if cmd_name not in COMMAND_MODULES else None
         if cmd_name in COMMAND_MODULES:
@@ -117,6 +129,16 @@ class LazyGroup(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def _close_all(handles: dict[str, sources.Prepared]) -> None:
+    for handle in handles.values():
+        handle.close()
+
+
+def prepared(ctx: click.Context) -> dict[str, sources.Prepared]:
+    """The handles the plugins' early steps made for the running command (connector name -> handle)."""
+    return dict(ctx.meta.get(sources.PREPARED) or {})
 
 
 def _connector_commands_with_help() -> dict[str, tuple[str, str]]:
