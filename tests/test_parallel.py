@@ -121,3 +121,15 @@ def test_without_worker_processes_the_files_are_read_here(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr[-3000:]
     assert "cannot be started" in done.stderr
     assert sum(json.loads(done.stdout.strip().splitlines()[-1])) == _activities_among(20)
+
+
+def test_the_early_step_counts_the_files_the_import_reads() -> None:
+    """The early step keeps its own list of names (it loads before the readers do): the same as
+    the names the readers take, so it never starts workers for files the import skips, or the
+    other way round."""
+    from runstrong_sync.connectors.formats import FORMATS, format_of
+    from runstrong_sync.connectors.workers import NAME_SUFFIXES
+
+    readable = {f".{kind}{gz}" for kind in FORMATS for gz in ("", ".gz")} | {".zip"}
+    assert set(NAME_SUFFIXES) == readable
+    assert all(format_of("a" + suffix.upper()) is not None for suffix in NAME_SUFFIXES)
